@@ -1,0 +1,165 @@
+/*
+ * The simulator's Ethernet ports: one Linux TAP device per port, attached
+ * to an lwIP netif. A port attaches to the named TAP device in the
+ * simulator's network namespace, creating it if absent; the open file
+ * descriptor keeps working after the device is moved to another namespace,
+ * and is inherited across a restart (exec) so the port survives a reboot.
+ */
+#include "tap_port.h"
+#include "sim_loop.h"
+#include "ports.h"
+
+#include "lwip/etharp.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/snmp.h"
+#include "netif/ethernet.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define TAP_FRAME_MAX 1518
+#define TAP_READS_PER_WAKE 64
+
+struct tap_port {
+	int fd;
+	char device[IFNAMSIZ];
+	char label[IFNAMSIZ + 8];
+	struct netif netif;
+	struct router_port_counters counters;
+};
+
+static struct tap_port gPorts[ROUTER_PORT_COUNT];
+
+int tap_port_open(const char *device)
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "sim: cannot open /dev/net/tun: %s\n", strerror(errno));
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", device);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		fprintf(stderr, "sim: cannot attach TAP device %s: %s\n", device, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static err_t tap_linkoutput(struct netif *netif, struct pbuf *p)
+{
+	struct tap_port *port = netif->state;
+	uint8_t frame[TAP_FRAME_MAX];
+	u16_t len;
+	if (p->tot_len > sizeof(frame)) {
+		port->counters.tx_errors++;
+		return ERR_BUF;
+	}
+	len = pbuf_copy_partial(p, frame, p->tot_len, 0);
+	if (write(port->fd, frame, len) != (ssize_t)len) {
+		port->counters.tx_errors++;
+		return ERR_IF;
+	}
+	port->counters.tx_frames++;
+	port->counters.tx_bytes += len;
+	return ERR_OK;
+}
+
+static err_t tap_netif_init(struct netif *netif)
+{
+	struct tap_port *port = netif->state;
+	int role = (int)(port - gPorts);
+	netif->name[0] = role == ROUTER_PORT_WAN ? 'w' : 'l';
+	netif->name[1] = '0';
+	netif->output = etharp_output;
+	netif->linkoutput = tap_linkoutput;
+	netif->mtu = 1500;
+	netif->hwaddr_len = ETH_HWADDR_LEN;
+	/* Locally administered, fixed per role: stable leases across restarts. */
+	netif->hwaddr[0] = 0x02;
+	netif->hwaddr[1] = 0x4e;
+	netif->hwaddr[2] = 0x42;
+	netif->hwaddr[3] = 0x00;
+	netif->hwaddr[4] = 0x00;
+	netif->hwaddr[5] = (u8_t)(role + 1);
+	netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_IGMP;
+	return ERR_OK;
+}
+
+static void tap_readable(void *ctx)
+{
+	struct tap_port *port = ctx;
+	uint8_t frame[TAP_FRAME_MAX + 4];
+	for (int i = 0; i < TAP_READS_PER_WAKE; i++) {
+		ssize_t n = read(port->fd, frame, sizeof(frame));
+		struct pbuf *p;
+		if (n <= 0)
+			return;
+		port->counters.rx_frames++;
+		port->counters.rx_bytes += (uint64_t)n;
+		p = pbuf_alloc(PBUF_RAW, (u16_t)n, PBUF_POOL);
+		if (!p) {
+			port->counters.rx_dropped++;
+			continue;
+		}
+		pbuf_take(p, frame, (u16_t)n);
+		if (port->netif.input(p, &port->netif) != ERR_OK) {
+			port->counters.rx_dropped++;
+			pbuf_free(p);
+		}
+	}
+}
+
+int tap_port_attach(enum router_port_role role, const char *device, int inherited_fd)
+{
+	struct tap_port *port = &gPorts[role];
+	int fd = inherited_fd >= 0 ? inherited_fd : tap_port_open(device);
+	if (fd < 0)
+		return -1;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	port->fd = fd;
+	snprintf(port->device, sizeof(port->device), "%s", device);
+	snprintf(port->label, sizeof(port->label), "tap:%s", device);
+	if (!netif_add_noaddr(&port->netif, port, tap_netif_init, ethernet_input)) {
+		fprintf(stderr, "sim: cannot add netif for %s\n", device);
+		return -1;
+	}
+	netif_set_link_up(&port->netif);
+	return sim_watch_fd(fd, tap_readable, port);
+}
+
+int tap_port_fd(enum router_port_role role)
+{
+	return gPorts[role].netif.state ? gPorts[role].fd : -1;
+}
+
+struct netif *router_port_netif(enum router_port_role role)
+{
+	if (role >= ROUTER_PORT_COUNT || !gPorts[role].netif.state)
+		return NULL;
+	return &gPorts[role].netif;
+}
+
+const char *router_port_device(enum router_port_role role)
+{
+	if (role >= ROUTER_PORT_COUNT || !gPorts[role].netif.state)
+		return "none";
+	return gPorts[role].label;
+}
+
+void router_port_counters(enum router_port_role role, struct router_port_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (role < ROUTER_PORT_COUNT)
+		*out = gPorts[role].counters;
+}

@@ -1,0 +1,18 @@
+/*
+ * The hook lwIP calls for every IPv4 packet received on any port, before
+ * its own processing (LWIP_HOOK_IP4_INPUT). Shared by the simulator and the
+ * ESP32 build (ESP_IDF_LWIP_HOOK_FILENAME points here).
+ */
+#ifndef ROUTER_HOOKS_H
+#define ROUTER_HOOKS_H
+
+struct pbuf;
+struct netif;
+
+/*
+ * Return 0 to let lwIP go on with the packet; non-zero when the hook took
+ * it (forwarded or dropped it, and freed the pbuf).
+ */
+int router_ip4_input_hook(struct pbuf *p, struct netif *inp);
+
+#endif

@@ -1,0 +1,246 @@
+/*
+ * The console's commands. Each one checks all of its arguments before it
+ * changes anything, so a mistake is explained in one line and leaves the
+ * configuration as it was.
+ */
+import Net from "net";
+import Platform from "platform";
+import { Router } from "router";
+import type { WanConfig } from "config";
+import { parseAddress, parseHostCidr, parseUnicast, sameSubnet } from "ipv4";
+import { PRODUCT, VERSION } from "version";
+
+export class CommandError extends Error {}
+
+interface Command {
+	name: string;
+	usage: string[];
+	summary: string;
+	detail?: string[];
+	run(args: string[], router: Router, print: (line: string) => void): void;
+}
+
+function fail(message: string): never {
+	throw new CommandError(message);
+}
+
+function expectCount(command: string, args: string[], min: number, max: number, usage: string): void {
+	if (args.length < min)
+		fail(`${command}: missing argument (usage: ${usage})`);
+	if (args.length > max)
+		fail(`${command}: too many arguments (usage: ${usage})`);
+}
+
+function checked<T>(where: string, parsed: { ok: true; value: T } | { ok: false; error: string }): T {
+	if (!parsed.ok)
+		fail(`${where}: ${parsed.error}`);
+	return parsed.value;
+}
+
+function formatUptime(ms: number): string {
+	let s = Math.floor(ms / 1000);
+	const d = Math.floor(s / 86400);
+	s -= d * 86400;
+	const h = Math.floor(s / 3600);
+	s -= h * 3600;
+	const m = Math.floor(s / 60);
+	s -= m * 60;
+	return `${d ? d + "d " : ""}${h}h ${m}m ${s}s`;
+}
+
+function showStatus(router: Router, print: (line: string) => void): void {
+	const lan = router.status("lan");
+	print(`${PRODUCT} ${VERSION} on ${Platform.name}, up ${formatUptime(Platform.uptime())}`);
+	print(`wan  ${router.running.wan.mode.padEnd(6)} ${router.describeWan()}`);
+	print(`lan  static ${Router.cidr(lan)}${router.lanPending() ? ` (${router.running.lan.address}/${router.running.lan.prefix} after restart)` : ""}`);
+	print(`config ${router.unsaved() ? "has unsaved changes" : "saved"}`);
+}
+
+function showInterfaces(router: Router, print: (line: string) => void): void {
+	for (const role of ["wan", "lan"] as const) {
+		const s = router.status(role);
+		const c = s.counters;
+		print(`${role}: ${s.device} mac ${s.mac} link ${s.link ? "up" : "down"} ${s.up ? "enabled" : "disabled"} mtu ${s.mtu}`);
+		print(`  address ${Router.cidr(s)}${s.gateway !== "0.0.0.0" ? ` gateway ${s.gateway}` : ""}${role === "wan" ? ` dhcp ${s.dhcp}` : ""}`);
+		if (role === "wan" && s.dns.length)
+			print(`  dns ${s.dns.join(" ")}`);
+		print(`  rx ${c.rxFrames} frames ${c.rxBytes} bytes ${c.rxDropped} dropped; tx ${c.txFrames} frames ${c.txBytes} bytes ${c.txErrors} errors`);
+	}
+}
+
+/* The running configuration as the commands that would recreate it. */
+function showConfig(router: Router, print: (line: string) => void): void {
+	const c = router.running;
+	print(`set lan ${c.lan.address}/${c.lan.prefix}${router.lanPending() ? "    (applies after save and restart)" : ""}`);
+	if (c.wan.mode === "dhcp")
+		print("set wan dhcp");
+	else
+		print(`set wan static ${c.wan.address}/${c.wan.prefix} ${c.wan.gateway}${c.wan.dns.length ? " " + c.wan.dns.join(" ") : ""}`);
+	print(router.unsaved() ? "# unsaved changes: type save to keep them across restarts" : "# saved");
+}
+
+function showMemory(print: (line: string) => void): void {
+	const m = Platform.memory();
+	print(`xs heap: chunks ${m.chunksInUse} in use of ${m.chunksReserved} (peak ${m.chunksPeak}); slots ${m.slotsInUse} in use of ${m.slotsReserved} (peak ${m.slotsPeak}); stack ${m.stack}`);
+	print("lwip pools:     used    max  avail  errors");
+	for (const pool of Net.pools())
+		print(`  ${pool.name.padEnd(14)}${String(pool.used).padStart(5)}${String(pool.max).padStart(7)}${String(pool.available).padStart(7)}${String(pool.errors).padStart(8)}`);
+}
+
+const SHOW_TOPICS = ["status", "interfaces", "config", "version", "memory"];
+
+function parseWan(args: string[], router: Router): WanConfig {
+	const usage = "set wan dhcp | set wan static <ip/len> <gateway> [dns [dns]]";
+	if (!args.length)
+		fail(`set wan: missing argument (usage: ${usage})`);
+	if (args[0] === "dhcp") {
+		expectCount("set wan dhcp", args.slice(1), 0, 0, usage);
+		return { mode: "dhcp" };
+	}
+	if (args[0] !== "static")
+		fail(`set wan: unknown mode '${args[0]}' (dhcp or static)`);
+	expectCount("set wan static", args.slice(1), 2, 4, usage);
+	const cidr = checked("set wan static", parseHostCidr(args[1]));
+	const gateway = checked("set wan static: gateway", parseUnicast(args[2]));
+	const dns = args.slice(3).map((server) => checked("set wan static: dns", parseUnicast(server)));
+	const a = checked("set wan static", parseAddress(cidr.address));
+	const g = checked("set wan static", parseAddress(gateway));
+	if (!sameSubnet(a, g, cidr.prefix))
+		fail(`set wan static: gateway ${gateway} is not on ${cidr.address}/${cidr.prefix}`);
+	if (a === g)
+		fail("set wan static: the gateway cannot be the router's own address");
+	const lan = router.running.lan;
+	const l = checked("set wan static", parseAddress(lan.address));
+	if (sameSubnet(a, l, Math.min(cidr.prefix, lan.prefix)))
+		fail(`set wan static: ${cidr.address}/${cidr.prefix} overlaps the LAN ${lan.address}/${lan.prefix}`);
+	return { mode: "static", address: cidr.address, prefix: cidr.prefix, gateway, dns };
+}
+
+const commands: Command[] = [
+	{
+		name: "help",
+		usage: ["help [command]"],
+		summary: "list the commands, or explain one",
+		run(args, _router, print) {
+			expectCount("help", args, 0, 1, "help [command]");
+			if (args.length) {
+				const command = commands.find((c) => c.name === args[0]);
+				if (!command)
+					fail(`help: no command '${args[0]}' (type help for the list)`);
+				for (const usage of command.usage)
+					print(`usage: ${usage}`);
+				print(`  ${command.summary}`);
+				for (const line of command.detail ?? [])
+					print(`  ${line}`);
+				return;
+			}
+			for (const command of commands)
+				print(`  ${command.usage[0].padEnd(44)} ${command.summary}`);
+			print("Type help <command> for details.");
+		},
+	},
+	{
+		name: "show",
+		usage: ["show status|interfaces|config|version|memory"],
+		summary: "show the router's state",
+		detail: [
+			"status      addresses, uptime and whether the configuration is saved",
+			"interfaces  both ports: device, MAC, link, addresses, counters",
+			"config      the running configuration, as the commands that make it",
+			"version     firmware version and board",
+			"memory      XS heap and lwIP pools in use",
+		],
+		run(args, router, print) {
+			expectCount("show", args, 1, 1, "show status|interfaces|config|version|memory");
+			switch (args[0]) {
+			case "status": showStatus(router, print); break;
+			case "interfaces": showInterfaces(router, print); break;
+			case "config": showConfig(router, print); break;
+			case "version": print(`${PRODUCT} ${VERSION} (${Platform.name}: ${Platform.description})`); break;
+			case "memory": showMemory(print); break;
+			default: fail(`show: unknown topic '${args[0]}' (${SHOW_TOPICS.join(", ")})`);
+			}
+		},
+	},
+	{
+		name: "set",
+		usage: ["set wan dhcp", "set wan static <ip/len> <gateway> [dns [dns]]", "set lan <ip/len>"],
+		summary: "change the WAN or LAN address",
+		detail: [
+			"set wan ... applies at once; set lan ... applies after save and restart.",
+			"Either is lost at restart unless saved.",
+		],
+		run(args, router, print) {
+			if (!args.length)
+				fail("set: missing argument (set wan ... or set lan ...)");
+			if (args[0] === "wan") {
+				const wan = parseWan(args.slice(1), router);
+				router.setWan(wan);
+				print(`wan: ${wan.mode === "dhcp" ? "dhcp" : `static ${wan.address}/${wan.prefix}`} (applied; type save to keep it)`);
+			}
+			else if (args[0] === "lan") {
+				expectCount("set lan", args.slice(1), 1, 1, "set lan <ip/len>");
+				const cidr = checked("set lan", parseHostCidr(args[1]));
+				const wan = router.running.wan;
+				if (wan.mode === "static") {
+					const w = checked("set lan", parseAddress(wan.address));
+					const l = checked("set lan", parseAddress(cidr.address));
+					if (sameSubnet(w, l, Math.min(cidr.prefix, wan.prefix)))
+						fail(`set lan: ${cidr.address}/${cidr.prefix} overlaps the WAN ${wan.address}/${wan.prefix}`);
+				}
+				router.setLan(cidr.address, cidr.prefix);
+				print(`lan: ${cidr.address}/${cidr.prefix} (applies after save and restart)`);
+			}
+			else
+				fail(`set: unknown setting '${args[0]}' (wan or lan)`);
+		},
+	},
+	{
+		name: "save",
+		usage: ["save"],
+		summary: "keep the running configuration across restarts",
+		run(args, router, print) {
+			expectCount("save", args, 0, 0, "save");
+			router.save();
+			print("saved");
+		},
+	},
+	{
+		name: "restart",
+		usage: ["restart"],
+		summary: "reboot the router (unsaved changes are lost)",
+		run(args, router, print) {
+			expectCount("restart", args, 0, 0, "restart");
+			print(router.unsaved() ? "restarting; unsaved changes are discarded" : "restarting");
+			router.restart();
+		},
+	},
+	{
+		name: "factory-reset",
+		usage: ["factory-reset"],
+		summary: "erase the saved configuration and reboot with defaults",
+		run(args, router, print) {
+			expectCount("factory-reset", args, 0, 0, "factory-reset");
+			print("erasing configuration and restarting with factory defaults");
+			router.factoryReset();
+		},
+	},
+];
+
+export function execute(line: string, router: Router, print: (line: string) => void): void {
+	const words = line.trim().split(/\s+/).filter((w) => w.length);
+	if (!words.length)
+		return;
+	const command = commands.find((c) => c.name === words[0]);
+	try {
+		if (!command)
+			fail(`unknown command '${words[0]}' (type help for the list)`);
+		command.run(words.slice(1), router, print);
+	}
+	catch (e) {
+		if (e instanceof CommandError)
+			print(`error: ${e.message}`);
+		else
+			print(`error: ${words[0]}: ${e instanceof Error ? e.message : String(e)}`);
+	}
+}

@@ -1,0 +1,26 @@
+/*
+ * Boot: configuration, ports, banner, console.
+ */
+import Platform from "platform";
+import * as Config from "config";
+import { Router } from "router";
+import { LineConsole } from "line-console";
+import { execute } from "commands";
+import { PRODUCT, VERSION } from "version";
+
+const loaded = Config.load();
+let console: LineConsole | undefined;
+const router = new Router(loaded, (line) => console?.notify(line));
+console = new LineConsole(Platform.consoleEcho, (line) => execute(line, router, (text) => console?.print(text)));
+
+console.print("");
+console.print(`${PRODUCT} ${VERSION} (${Platform.name}: ${Platform.description})`);
+if (loaded.warning)
+	console.print(`warning: ${loaded.warning}`);
+router.start();
+const lan = router.status("lan");
+console.print(`lan  ${Router.cidr(lan)} on ${lan.device} (${lan.mac})`);
+const wan = router.status("wan");
+console.print(`wan  ${loaded.config.wan.mode === "dhcp" ? "dhcp, waiting for a lease" : router.describeWan()} on ${wan.device} (${wan.mac})`);
+console.print("Type help for commands.");
+console.prompt();

@@ -1,0 +1,115 @@
+/*
+ * The running router: the configuration in force, what differs from the
+ * saved one, and applying it to the ports. WAN settings apply at once; the
+ * LAN address applies at the next restart, so a change typed at the console
+ * never cuts the LAN off mid-session (save, then restart).
+ */
+import Net from "net";
+import type { PortStatus, Role } from "net";
+import Platform from "platform";
+import * as Config from "config";
+import type { RouterConfig, WanConfig } from "config";
+import { netmaskToPrefix, prefixToNetmask } from "ipv4";
+
+export type Print = (line: string) => void;
+
+export class Router {
+	running: RouterConfig;
+	/* The LAN settings the ports actually carry (running.lan may be pending). */
+	activeLan: RouterConfig["lan"];
+	saved: RouterConfig | undefined;
+	print: Print;
+
+	constructor(loaded: Config.Loaded, print: Print) {
+		this.running = loaded.config;
+		this.activeLan = { ...loaded.config.lan };
+		this.saved = loaded.saved ? Config.clone(loaded.config) : undefined;
+		this.print = print;
+	}
+
+	start(): void {
+		Net.onChange((role) => this.portChanged(role));
+		Net.configure("lan", {
+			mode: "static",
+			address: this.activeLan.address,
+			netmask: prefixToNetmask(this.activeLan.prefix),
+		});
+		this.applyWan(this.running.wan);
+	}
+
+	applyWan(wan: WanConfig): void {
+		if (wan.mode === "dhcp")
+			Net.configure("wan", { mode: "dhcp" });
+		else
+			Net.configure("wan", {
+				mode: "static",
+				address: wan.address,
+				netmask: prefixToNetmask(wan.prefix),
+				gateway: wan.gateway,
+				dns: wan.dns,
+			});
+	}
+
+	setWan(wan: WanConfig): void {
+		this.running.wan = wan;
+		this.applyWan(wan);
+	}
+
+	setLan(address: string, prefix: number): void {
+		this.running.lan = { address, prefix };
+	}
+
+	lanPending(): boolean {
+		return this.running.lan.address !== this.activeLan.address || this.running.lan.prefix !== this.activeLan.prefix;
+	}
+
+	unsaved(): boolean {
+		return !this.saved || JSON.stringify(this.saved) !== JSON.stringify(this.running);
+	}
+
+	save(): void {
+		Config.save(this.running);
+		this.saved = Config.clone(this.running);
+	}
+
+	restart(): void {
+		Platform.restart();
+	}
+
+	factoryReset(): void {
+		Platform.erasePreferences();
+		Platform.restart();
+	}
+
+	status(role: Role): PortStatus {
+		return Net.status(role);
+	}
+
+	/* "198.51.100.7/24" or "none" */
+	static cidr(status: PortStatus): string {
+		if (status.address === "0.0.0.0")
+			return "none";
+		return `${status.address}/${netmaskToPrefix(status.netmask) ?? status.netmask}`;
+	}
+
+	describeWan(): string {
+		const wan = this.status("wan");
+		const mode = this.running.wan.mode;
+		if (wan.address === "0.0.0.0")
+			return mode === "dhcp" ? `no address (dhcp ${wan.dhcp})` : "no address";
+		const parts = [Router.cidr(wan)];
+		if (wan.gateway !== "0.0.0.0")
+			parts.push(`gateway ${wan.gateway}`);
+		if (wan.dns.length)
+			parts.push(`dns ${wan.dns.join(",")}`);
+		parts.push(mode === "dhcp" ? `(dhcp from ${wan.dhcpServer ?? "?"}, lease ${wan.leaseSeconds ?? "?"}s)` : "(static)");
+		return parts.join(" ");
+	}
+
+	portChanged(role: Role): void {
+		if (role === "wan")
+			this.print(`wan: ${this.describeWan()}`);
+		else
+			this.print(`lan: ${Router.cidr(this.status("lan"))}`);
+	}
+}

@@ -1,0 +1,2 @@
+export const PRODUCT = "natbridge";
+export const VERSION = "0.1.0";

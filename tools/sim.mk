@@ -1,0 +1,61 @@
+# Builds the router simulator. tools/build-sim.mjs writes $(BUILD)/sources.mk
+# (the manifest's native C files for the sim platform) and calls this file.
+#   make -f tools/sim.mk BUILD=build/sim [LWIP_DIR=...] [SANITIZE=1]
+
+BUILD ?= build/sim
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+XS_DIR ?= $(TOP)/third_party/xsnap/moddable/xs
+LWIP_DIR ?= $(TOP)/third_party/lwip
+LWIPDIR := $(LWIP_DIR)/src
+CC ?= cc
+
+include $(BUILD)/sources.mk
+include $(LWIPDIR)/Filelists.mk
+
+XS_SOURCES := $(wildcard $(XS_DIR)/sources/*.c)
+LWIP_SOURCES := $(COREFILES) $(CORE4FILES) $(LWIPDIR)/netif/ethernet.c
+
+SIM_DIR := $(TOP)/boards/sim
+INCLUDES := -I$(SIM_DIR) -I$(SIM_DIR)/xs -I$(SIM_DIR)/lwip \
+	-I$(XS_DIR)/includes -I$(XS_DIR)/platforms -I$(XS_DIR)/sources \
+	-I$(LWIPDIR)/include -I$(TOP)/modules/net -I$(TOP)/modules/lwip-hooks $(MODULE_INCLUDES)
+XS_DEFINES := -DINCLUDE_XSPLATFORM -DXSPLATFORM=\"sim_xs.h\" -DmxParse=1 -DmxRun=1 -DmxNoConsole=1
+
+OPT ?= -O2 -g
+ifeq ($(SANITIZE),1)
+OPT += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# Third-party code is built as it is, without our warning policy.
+XS_CFLAGS := $(OPT) -w -fno-common $(XS_DEFINES) $(INCLUDES)
+LWIP_CFLAGS := $(OPT) -w $(INCLUDES)
+# Ours: C11, every warning an error.
+OUR_CFLAGS := $(OPT) -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers $(XS_DEFINES) $(INCLUDES)
+
+OBJ := $(BUILD)/obj
+XS_OBJECTS := $(patsubst $(XS_DIR)/sources/%.c,$(OBJ)/xs/%.o,$(XS_SOURCES))
+LWIP_OBJECTS := $(patsubst $(LWIPDIR)/%.c,$(OBJ)/lwip/%.o,$(LWIP_SOURCES))
+OUR_SOURCES := $(NATIVE_SOURCES) $(BUILD)/native_table.c
+OUR_OBJECTS := $(patsubst $(TOP)/%.c,$(OBJ)/own/%.o,$(filter $(TOP)/%,$(abspath $(OUR_SOURCES))))
+
+all: $(BUILD)/router-sim
+
+$(BUILD)/router-sim: $(XS_OBJECTS) $(LWIP_OBJECTS) $(OUR_OBJECTS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lm
+
+$(OBJ)/xs/%.o: $(XS_DIR)/sources/%.c $(SIM_DIR)/xs/sim_xs.h
+	@mkdir -p $(dir $@)
+	$(CC) $(XS_CFLAGS) -c $< -o $@
+
+$(OBJ)/lwip/%.o: $(LWIPDIR)/%.c $(SIM_DIR)/lwip/lwipopts.h
+	@mkdir -p $(dir $@)
+	$(CC) $(LWIP_CFLAGS) -c $< -o $@
+
+$(OBJ)/own/%.o: $(TOP)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(OUR_CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(OUR_OBJECTS:.o=.d)
+
+.PHONY: all
