@@ -53,7 +53,7 @@ function showStatus(router: Router, print: (line: string) => void): void {
 	print(`${PRODUCT} ${VERSION} on ${Platform.name}, up ${formatUptime(Platform.uptime())}`);
 	print(`wan  ${router.running.wan.mode.padEnd(6)} ${router.describeWan()}`);
 	print(`lan  static ${Router.cidr(lan)}${router.lanPending() ? ` (${router.running.lan.address}/${router.running.lan.prefix} after restart)` : ""}`);
-	print(`config ${router.unsaved() ? "has unsaved changes" : "saved"}`);
+	print(`config ${router.describeSaved()}`);
 }
 
 function showInterfaces(router: Router, print: (line: string) => void): void {
@@ -76,7 +76,7 @@ function showConfig(router: Router, print: (line: string) => void): void {
 		print("set wan dhcp");
 	else
 		print(`set wan static ${c.wan.address}/${c.wan.prefix} ${c.wan.gateway}${c.wan.dns.length ? " " + c.wan.dns.join(" ") : ""}`);
-	print(router.unsaved() ? "# unsaved changes: type save to keep them across restarts" : "# saved");
+	print(`# ${router.describeSaved()}`);
 }
 
 function showMemory(print: (line: string) => void): void {
@@ -135,7 +135,7 @@ const commands: Command[] = [
 				return;
 			}
 			for (const command of commands)
-				print(`  ${command.usage[0].padEnd(44)} ${command.summary}`);
+				print(`  ${command.usage[0].padEnd(46)} ${command.summary}`);
 			print("Type help <command> for details.");
 		},
 	},

@@ -19,6 +19,8 @@ export class Router {
 	activeLan: RouterConfig["lan"];
 	saved: RouterConfig | undefined;
 	print: Print;
+	/* What was last reported per port, so only real changes are announced. */
+	#reported: Record<Role, string> = { wan: "", lan: "" };
 
 	constructor(loaded: Config.Loaded, print: Print) {
 		this.running = loaded.config;
@@ -35,6 +37,7 @@ export class Router {
 			netmask: prefixToNetmask(this.activeLan.prefix),
 		});
 		this.applyWan(this.running.wan);
+		this.#reported.lan = Router.cidr(this.status("lan"));
 	}
 
 	applyWan(wan: WanConfig): void {
@@ -65,6 +68,14 @@ export class Router {
 
 	unsaved(): boolean {
 		return !this.saved || JSON.stringify(this.saved) !== JSON.stringify(this.running);
+	}
+
+	describeSaved(): string {
+		if (!this.unsaved())
+			return "saved";
+		if (!this.saved && JSON.stringify(this.running) === JSON.stringify(Config.defaults()))
+			return "factory defaults (nothing saved)";
+		return "unsaved changes: type save to keep them across restarts";
 	}
 
 	save(): void {
@@ -107,9 +118,10 @@ export class Router {
 	}
 
 	portChanged(role: Role): void {
-		if (role === "wan")
-			this.print(`wan: ${this.describeWan()}`);
-		else
-			this.print(`lan: ${Router.cidr(this.status("lan"))}`);
+		const text = role === "wan" ? this.describeWan() : Router.cidr(this.status("lan"));
+		if (text === this.#reported[role])
+			return;
+		this.#reported[role] = text;
+		this.print(`${role}: ${text}`);
 	}
 }

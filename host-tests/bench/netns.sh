@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The test bench's network: namespaces made here and removed here.
+#   rtr  the simulator's own namespace; it creates its TAP ports there
+#   lan  a home PC: the LAN TAP port, 192.168.4.2/24, default route via the router
+#   wan  the ISP: the WAN TAP port, 198.51.100.1/24, dnsmasq serving DHCP and DNS
+#
+#   netns.sh up          create the namespaces (removes leftovers first)
+#   netns.sh attach      wait for the simulator's TAP ports in rtr, move them
+#                        into lan and wan, address them, start dnsmasq
+#   netns.sh down        stop dnsmasq, delete the namespaces
+# Everything stays inside these namespaces; only documentation ranges are used.
+set -euo pipefail
+
+STATE=${BENCH_STATE:-/tmp/natbridge-bench}
+WAN_TAP=${WAN_TAP:-rtr-wan}
+LAN_TAP=${LAN_TAP:-rtr-lan}
+NAMESPACES="rtr lan wan"
+
+down() {
+  if [ -f "$STATE/dnsmasq.pid" ]; then
+    kill "$(cat "$STATE/dnsmasq.pid")" 2>/dev/null || true
+    rm -f "$STATE/dnsmasq.pid"
+  fi
+  for ns in $NAMESPACES; do
+    if ip netns list | grep -qw "^$ns"; then
+      # Anything still running in the namespace goes with it.
+      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+      ip netns del "$ns" 2>/dev/null || true
+    fi
+  done
+}
+
+up() {
+  down
+  mkdir -p "$STATE"
+  for ns in $NAMESPACES; do
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+  done
+}
+
+wait_for_tap() {
+  local dev=$1
+  for _ in $(seq 1 100); do
+    ip -n rtr link show "$dev" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "netns.sh: the simulator did not create $dev in namespace rtr within 10 s" >&2
+  return 1
+}
+
+attach() {
+  wait_for_tap "$WAN_TAP"
+  wait_for_tap "$LAN_TAP"
+  ip -n rtr link set "$WAN_TAP" netns wan
+  ip -n rtr link set "$LAN_TAP" netns lan
+
+  ip -n lan addr add 192.168.4.2/24 dev "$LAN_TAP"
+  ip -n lan link set "$LAN_TAP" up
+  ip -n lan route add default via 192.168.4.1
+
+  ip -n wan addr add 198.51.100.1/24 dev "$WAN_TAP"
+  ip -n wan link set "$WAN_TAP" up
+  : > "$STATE/dnsmasq.leases"
+  ip netns exec wan dnsmasq \
+    --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces \
+    --interface="$WAN_TAP" --except-interface=lo \
+    --dhcp-range=198.51.100.100,198.51.100.199,255.255.255.0,1h \
+    --dhcp-option=option:router,198.51.100.1 \
+    --dhcp-option=option:dns-server,198.51.100.1 \
+    --dhcp-leasefile="$STATE/dnsmasq.leases" \
+    --dhcp-authoritative \
+    --address=/isp.example/198.51.100.53 \
+    --pid-file="$STATE/dnsmasq.pid" \
+    --log-facility="$STATE/dnsmasq.log" --log-dhcp
+}
+
+case "${1:-}" in
+  up) up ;;
+  attach) attach ;;
+  down) down ;;
+  *) echo "usage: netns.sh up|attach|down" >&2; exit 2 ;;
+esac

@@ -1,0 +1,49 @@
+// Boot: the router takes its WAN address from the ISP's DHCP server and
+// answers ping on both ports.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { startBench, ping, ROUTER_LAN } from "../lib/bench.mjs";
+
+let bench;
+before(async () => {
+	bench = await startBench();
+});
+after(async () => {
+	await bench?.stop();
+});
+
+test("banner shows version and the LAN default", async () => {
+	await bench.console.waitFor(/natbridge \d+\.\d+\.\d+ \(sim/);
+	await bench.console.waitFor(/lan {2}192\.168\.4\.1\/24 on tap:rtr-lan/);
+});
+
+test("WAN address comes from dnsmasq in wan", async () => {
+	const address = await bench.wanAddress(30000);
+	const octet = Number(address.split(".")[3]);
+	assert.ok(octet >= 100 && octet <= 199, `${address} is in dnsmasq's range`);
+	// dnsmasq's own record of the lease names the router's WAN MAC.
+	const leases = fs.readFileSync(path.join(process.env.BENCH_STATE ?? "/tmp/natbridge-bench", "dnsmasq.leases"), "utf8");
+	assert.match(leases, new RegExp(`02:4e:42:00:00:01 ${address.replace(/\./g, "\\.")} natbridge`));
+	const status = await bench.console.command("show interfaces");
+	assert.match(status, new RegExp(`address ${address.replace(/\./g, "\\.")}/24 gateway 198\\.51\\.100\\.1 dhcp bound`));
+	assert.match(status, /dns 198\.51\.100\.1/);
+});
+
+test("the LAN host gets ping answers from the router", async () => {
+	const result = await ping(bench, "lan", ROUTER_LAN);
+	assert.ok(result.ok, result.output);
+});
+
+test("the ISP gets ping answers from the router's WAN address", async () => {
+	const address = await bench.wanAddress(30000);
+	const result = await ping(bench, "wan", address);
+	assert.ok(result.ok, result.output);
+});
+
+test("show status names the WAN lease and the LAN address", async () => {
+	const out = await bench.console.command("show status");
+	assert.match(out, /wan {2}dhcp {3}198\.51\.100\.\d+\/24 gateway 198\.51\.100\.1 dns 198\.51\.100\.1 \(dhcp from 198\.51\.100\.1, lease 3600s\)/);
+	assert.match(out, /lan {2}static 192\.168\.4\.1\/24/);
+});

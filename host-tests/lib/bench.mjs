@@ -1,0 +1,213 @@
+// The end-to-end test bench: namespaces from bench/netns.sh, the simulator
+// in namespace rtr with its console on a pipe, helpers to type commands and
+// to run real tools in lan and wan. Every wait is bounded; stop() removes
+// everything even after a failure, and an interrupted run cleans up too.
+import { spawn, execFile, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const SIM = path.join(TOP, "build/sim/router-sim");
+const NETNS = path.join(TOP, "host-tests/bench/netns.sh");
+
+export const ROUTER_LAN = "192.168.4.1";
+export const LAN_HOST = "192.168.4.2";
+export const ISP_GATEWAY = "198.51.100.1";
+
+const PROMPT = "router> ";
+
+function run(cmd, argv, { timeout = 30000, input } = {}) {
+	return new Promise((resolve) => {
+		const child = execFile(cmd, argv, { timeout, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+			resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr, killed: !!error?.killed });
+		});
+		if (input !== undefined)
+			child.stdin.end(input);
+	});
+}
+
+async function netns(action) {
+	const result = await run("bash", [NETNS, action], { timeout: 20000 });
+	if (result.code !== 0)
+		throw new Error(`netns.sh ${action} failed: ${result.stderr}`);
+}
+
+const live = new Set();
+function cleanupAtExit() {
+	for (const bench of live)
+		bench.stopSync();
+}
+process.once("exit", cleanupAtExit);
+for (const signal of ["SIGINT", "SIGTERM"])
+	process.once(signal, () => {
+		cleanupAtExit();
+		process.exit(130);
+	});
+
+// The simulator's serial console: everything it printed, and waits on it.
+class SimConsole {
+	constructor(child) {
+		this.child = child;
+		this.text = "";
+		this.errors = "";
+		this.waiters = new Set();
+		child.stdout.setEncoding("utf8");
+		child.stderr.setEncoding("utf8");
+		child.stdout.on("data", (chunk) => {
+			this.text += chunk.replace(/\r/g, "");
+			this.#poke();
+		});
+		child.stderr.on("data", (chunk) => {
+			this.errors += chunk;
+			this.#poke();
+		});
+		child.on("exit", () => this.#poke());
+	}
+
+	#poke() {
+		for (const waiter of this.waiters)
+			waiter();
+	}
+
+	// Resolve with the match once `regex` matches output after `from`.
+	waitFor(regex, timeout = 10000, { from = 0, stream = "stdout" } = {}) {
+		return new Promise((resolve, reject) => {
+			const check = () => {
+				const text = (stream === "stderr" ? this.errors : this.text).slice(from);
+				const match = regex.exec(text);
+				if (match) {
+					done();
+					resolve(match);
+				}
+				else if (this.child.exitCode !== null || this.child.signalCode !== null) {
+					done();
+					reject(new Error(`simulator exited (${this.child.exitCode ?? this.child.signalCode}) before ${regex}\n--- console:\n${this.text}\n--- stderr:\n${this.errors}`));
+				}
+			};
+			const timer = setTimeout(() => {
+				done();
+				reject(new Error(`timed out after ${timeout} ms waiting for ${regex}\n--- console:\n${this.text.slice(from)}\n--- stderr:\n${this.errors}`));
+			}, timeout);
+			const done = () => {
+				clearTimeout(timer);
+				this.waiters.delete(check);
+			};
+			this.waiters.add(check);
+			check();
+		});
+	}
+
+	send(line) {
+		this.child.stdin.write(line + "\n");
+	}
+
+	// Type a command; resolve with what it printed before the next prompt.
+	async command(line, timeout = 10000) {
+		await this.waitFor(/router> $/, timeout, { from: Math.max(0, this.text.length - PROMPT.length) });
+		const from = this.text.length;
+		this.send(line);
+		const match = await this.waitFor(/^([\s\S]*?)router> /, timeout, { from });
+		return match[1].replace(/\n$/, "");
+	}
+}
+
+export async function startBench({ prefs, main = "main", attach = true } = {}) {
+	if (!fs.existsSync(SIM))
+		throw new Error(`no simulator at ${SIM}: run node tools/build-sim.mjs`);
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "natbridge-test-"));
+	const bench = {
+		dir,
+		prefs: prefs ?? path.join(dir, "router.prefs"),
+		children: new Set(),
+		sim: undefined,
+		console: undefined,
+		stopped: false,
+	};
+	live.add(bench);
+
+	bench.exec = (ns, argv, options) => run("ip", ["netns", "exec", ns, ...argv], options);
+	bench.spawn = (ns, argv) => {
+		const child = spawn("ip", ["netns", "exec", ns, ...argv], { stdio: ["pipe", "pipe", "pipe"] });
+		bench.children.add(child);
+		child.on("exit", () => bench.children.delete(child));
+		return child;
+	};
+
+	bench.startSim = async () => {
+		const child = spawn("ip", ["netns", "exec", "rtr", SIM, "--wan", "rtr-wan", "--lan", "rtr-lan", "--prefs", bench.prefs, "--main", main], { stdio: ["pipe", "pipe", "pipe"] });
+		bench.sim = child;
+		bench.console = new SimConsole(child);
+		return child;
+	};
+
+	// The router's WAN address once DHCP has bound, from the console.
+	bench.wanAddress = async (timeout = 30000, from = 0) => {
+		const match = await bench.console.waitFor(/wan: (198\.51\.100\.\d+)\/24 gateway 198\.51\.100\.1/, timeout, { from });
+		return match[1];
+	};
+
+	bench.stopSim = async () => {
+		const child = bench.sim;
+		if (!child || child.exitCode !== null || child.signalCode !== null)
+			return;
+		const exited = new Promise((resolve) => child.once("exit", resolve));
+		child.kill("SIGTERM");
+		const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+		await exited;
+		clearTimeout(timer);
+	};
+
+	bench.stopSync = () => {
+		if (bench.stopped)
+			return;
+		bench.stopped = true;
+		live.delete(bench);
+		for (const child of bench.children)
+			child.kill("SIGKILL");
+		bench.sim?.kill("SIGKILL");
+		try {
+			execFileSyncQuiet("bash", [NETNS, "down"]);
+		}
+		catch {
+			// best effort at exit
+		}
+		fs.rmSync(dir, { recursive: true, force: true });
+	};
+
+	bench.stop = async () => {
+		if (bench.stopped)
+			return;
+		for (const child of bench.children)
+			child.kill("SIGKILL");
+		await bench.stopSim();
+		await netns("down");
+		bench.stopped = true;
+		live.delete(bench);
+		fs.rmSync(dir, { recursive: true, force: true });
+	};
+
+	try {
+		await netns("up");
+		await bench.startSim();
+		if (attach)
+			await netns("attach");
+		await bench.console.waitFor(/router> /, 15000);
+	}
+	catch (e) {
+		await bench.stop();
+		throw e;
+	}
+	return bench;
+}
+
+function execFileSyncQuiet(cmd, argv) {
+	execFileSync(cmd, argv, { stdio: "ignore", timeout: 20000 });
+}
+
+// ping from a namespace; true when every echo was answered.
+export async function ping(bench, ns, address, count = 3) {
+	const result = await bench.exec(ns, ["ping", "-c", String(count), "-i", "0.2", "-W", "2", address], { timeout: 20000 });
+	return { ok: result.code === 0 && new RegExp(`${count} received`).test(result.stdout), output: result.stdout + result.stderr };
+}
