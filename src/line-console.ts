@@ -14,6 +14,7 @@ export class LineConsole {
 	#overflow = false;
 	#lastWasCR = false;
 	#echo: boolean;
+	#held = false;
 	#onLine: (line: string) => void;
 
 	constructor(echo: boolean, onLine: (line: string) => void) {
@@ -36,6 +37,8 @@ export class LineConsole {
 	}
 
 	#receive(bytes: Uint8Array): void {
+		if (this.#held)
+			return;
 		for (const byte of bytes) {
 			if (byte === 13 || byte === 10) {
 				// CR LF from a terminal is one line end, not two.
@@ -86,7 +89,13 @@ export class LineConsole {
 	}
 
 	prompt(): void {
-		this.write(PROMPT);
+		if (!this.#held)
+			this.write(PROMPT);
+	}
+
+	/* Going down (restart): no more prompts, input is ignored. */
+	hold(): void {
+		this.#held = true;
 	}
 
 	/* A message that arrives on its own (a DHCP lease, a link change): keep the typed line. */

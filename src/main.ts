@@ -12,9 +12,12 @@ const loaded = Config.load();
 let console: LineConsole | undefined;
 const router = new Router(loaded, (line) => console?.notify(line));
 console = new LineConsole(Platform.consoleEcho, (line) => execute(line, router, (text) => console?.print(text)));
+router.onRestart = () => console?.hold();
 
 console.print("");
 console.print(`${PRODUCT} ${VERSION} (${Platform.name}: ${Platform.description})`);
+for (const warning of Platform.bootWarnings())
+	console.print(`warning: ${warning}`);
 if (loaded.warning)
 	console.print(`warning: ${loaded.warning}`);
 router.start();

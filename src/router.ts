@@ -19,6 +19,8 @@ export class Router {
 	activeLan: RouterConfig["lan"];
 	saved: RouterConfig | undefined;
 	print: Print;
+	/* Called just before the platform reboots. */
+	onRestart: () => void = () => {};
 	/* What was last reported per port, so only real changes are announced. */
 	#reported: Record<Role, string> = { wan: "", lan: "" };
 
@@ -37,7 +39,9 @@ export class Router {
 			netmask: prefixToNetmask(this.activeLan.prefix),
 		});
 		this.applyWan(this.running.wan);
+		// What the banner shows need not be announced again.
 		this.#reported.lan = Router.cidr(this.status("lan"));
+		this.#reported.wan = this.describeWan();
 	}
 
 	applyWan(wan: WanConfig): void {
@@ -84,12 +88,13 @@ export class Router {
 	}
 
 	restart(): void {
+		this.onRestart();
 		Platform.restart();
 	}
 
 	factoryReset(): void {
 		Platform.erasePreferences();
-		Platform.restart();
+		this.restart();
 	}
 
 	status(role: Role): PortStatus {

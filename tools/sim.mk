@@ -42,19 +42,23 @@ OUR_OBJECTS := $(patsubst $(TOP)/%.c,$(OBJ)/own/%.o,$(filter $(TOP)/%,$(abspath 
 all: $(BUILD)/router-sim
 
 $(BUILD)/router-sim: $(XS_OBJECTS) $(LWIP_OBJECTS) $(OUR_OBJECTS)
-	$(CC) $(LDFLAGS) -o $@ $^ -lm
+	@echo "ld  $(notdir $@)"
+	@$(CC) $(LDFLAGS) -o $@ $^ -lm
 
 $(OBJ)/xs/%.o: $(XS_DIR)/sources/%.c $(SIM_DIR)/xs/sim_xs.h
 	@mkdir -p $(dir $@)
-	$(CC) $(XS_CFLAGS) -c $< -o $@
+	@echo "cc  $(notdir $<)"
+	@$(CC) $(XS_CFLAGS) -c $< -o $@
 
 $(OBJ)/lwip/%.o: $(LWIPDIR)/%.c $(SIM_DIR)/lwip/lwipopts.h
 	@mkdir -p $(dir $@)
-	$(CC) $(LWIP_CFLAGS) -c $< -o $@
+	@echo "cc  $(notdir $<)"
+	@$(CC) $(LWIP_CFLAGS) -c $< -o $@
 
 $(OBJ)/own/%.o: $(TOP)/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(OUR_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "cc  $(patsubst $(TOP)/%,%,$<)"
+	@$(CC) $(OUR_CFLAGS) -MMD -MP -c $< -o $@
 
 -include $(OUR_OBJECTS:.o=.d)
 

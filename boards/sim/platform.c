@@ -44,6 +44,15 @@ void xs_platform_memory(xsMachine *the)
 	set_number(the, "stack", m.stack_bytes);
 }
 
+/* Problems the board met before JavaScript ran (a corrupt preferences file). */
+void xs_platform_boot_warnings(xsMachine *the)
+{
+	const char *warning = preference_store_warning();
+	xsResult = xsNewArray(0);
+	if (warning)
+		xsSetIndex(xsResult, 0, xsString(warning));
+}
+
 void xs_platform_gc(xsMachine *the)
 {
 	xsCollectGarbage();

@@ -18,6 +18,7 @@ const erase = native("xs_platform_erase_preferences") as () => void;
 const uptime = native("xs_platform_uptime") as () => number;
 const memory = native("xs_platform_memory") as () => XsMemory;
 const gc = native("xs_platform_gc") as () => void;
+const bootWarnings = native("xs_platform_boot_warnings") as () => string[];
 
 uptime(); // start the clock at boot
 
@@ -31,6 +32,7 @@ const Platform = Object.freeze({
 	uptime,
 	memory,
 	gc,
+	bootWarnings,
 });
 
 export default Platform;

@@ -25,6 +25,7 @@ struct pref_entry {
 };
 
 static struct pref_entry gEntries[PREF_MAX_ENTRIES];
+static char gWarning[256];
 static int gCount;
 static char *gPath;
 
@@ -136,6 +137,17 @@ static const char *parse(char *text, size_t size)
 	return "no trailer";
 }
 
+static void warn(const char *format, const char *path, const char *detail)
+{
+	snprintf(gWarning, sizeof(gWarning), format, path, detail);
+	fprintf(stderr, "warning: %s\n", gWarning);
+}
+
+const char *preference_store_warning(void)
+{
+	return gWarning[0] ? gWarning : NULL;
+}
+
 void preference_store_open(const char *path)
 {
 	FILE *f;
@@ -144,11 +156,12 @@ void preference_store_open(const char *path)
 	const char *problem;
 	free(gPath);
 	gPath = strdup(path);
+	gWarning[0] = 0;
 	clear_entries();
 	f = fopen(path, "rb");
 	if (!f) {
 		if (errno != ENOENT)
-			fprintf(stderr, "warning: preferences %s unreadable (%s); using defaults\n", path, strerror(errno));
+			warn("preferences %s unreadable (%s); using defaults", path, strerror(errno));
 		return;
 	}
 	fseek(f, 0, SEEK_END);
@@ -156,14 +169,14 @@ void preference_store_open(const char *path)
 	fseek(f, 0, SEEK_SET);
 	if (size < 0 || size > 1024 * 1024) {
 		fclose(f);
-		fprintf(stderr, "warning: preferences %s has a bad size; using defaults\n", path);
+		warn("preferences %s have a bad size%s; using defaults", path, "");
 		return;
 	}
 	text = malloc((size_t)size + 1);
 	if (!text || fread(text, 1, (size_t)size, f) != (size_t)size) {
 		free(text);
 		fclose(f);
-		fprintf(stderr, "warning: preferences %s unreadable; using defaults\n", path);
+		warn("preferences %s unreadable%s; using defaults", path, "");
 		return;
 	}
 	fclose(f);
@@ -172,7 +185,7 @@ void preference_store_open(const char *path)
 	free(text);
 	if (problem) {
 		clear_entries();
-		fprintf(stderr, "warning: preferences %s are corrupt (%s); using defaults\n", path, problem);
+		warn("preferences %s are corrupt (%s); using defaults", path, problem);
 	}
 }
 

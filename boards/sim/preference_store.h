@@ -16,6 +16,8 @@ enum pref_type { PREF_BOOLEAN = 'b', PREF_INTEGER = 'i', PREF_STRING = 's', PREF
 #define PREF_VALUE_MAX 4000    /* as ESP32 NVS strings */
 
 void preference_store_open(const char *path);
+/* Why the file was not used at open, or NULL. */
+const char *preference_store_warning(void);
 /* Returns 0 and fills type/value/length, or -1 when absent. */
 int preference_store_get(const char *domain, const char *key, enum pref_type *type,
                          const uint8_t **value, size_t *length);

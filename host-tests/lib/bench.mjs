@@ -106,10 +106,17 @@ class SimConsole {
 	// Type a command; resolve with what it printed before the next prompt.
 	async command(line, timeout = 10000) {
 		await this.waitFor(/router> $/, timeout, { from: Math.max(0, this.text.length - PROMPT.length) });
-		const from = this.text.length;
+		let from = this.text.length;
 		this.send(line);
-		const match = await this.waitFor(/^([\s\S]*?)router> /, timeout, { from });
-		return match[1].replace(/\n$/, "");
+		// Announcements (a DHCP lease, a link change) arrive on their own as
+		// "\n<port>: ...\nrouter> "; they are not the command's output.
+		for (let i = 0; i < 8; i++) {
+			const match = await this.waitFor(/^([\s\S]*?)router> /, timeout, { from });
+			if (!/^\n(wan|lan): [^\n]*\n$/.test(match[1]))
+				return match[1].replace(/\n$/, "");
+			from += match[0].length;
+		}
+		throw new Error(`command ${line}: no output among the announcements`);
 	}
 }
 

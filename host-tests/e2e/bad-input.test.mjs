@@ -1,0 +1,69 @@
+// Bad console input gets one line saying what is wrong, and changes nothing:
+// not the running configuration, not the saved one, not the ports.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import { startBench, ping } from "../lib/bench.mjs";
+
+let bench;
+let savedBefore;
+before(async () => {
+	bench = await startBench({ attach: true });
+	// A saved, non-default configuration, so "unchanged" means something.
+	await bench.console.command("set wan static 198.51.100.60/24 198.51.100.1");
+	await bench.console.command("save");
+	savedBefore = fs.readFileSync(bench.prefs);
+});
+after(async () => {
+	await bench?.stop();
+});
+
+const cases = [
+	["unknown command", "frobnicate now", /^error: unknown command 'frobnicate' \(type help for the list\)$/],
+	["bad address", "set lan 192.168.300.1/24", /^error: set lan: '192\.168\.300\.1' is not an IPv4 address \(300 is over 255\)$/],
+	["address with too few parts", "set wan static 198.51.100/24 198.51.100.1", /^error: set wan static: '198\.51\.100' is not an IPv4 address/],
+	["bad prefix length", "set lan 192.168.4.1/33", /^error: set lan: '\/33' is not a prefix length \(0 to 32\)$/],
+	["prefix too wide for a port", "set lan 10.0.0.1/4", /^error: set lan: 10\.0\.0\.1\/4 needs a prefix from \/8 to \/30, not \/4$/],
+	["missing prefix", "set lan 192.168.4.1", /^error: set lan: '192\.168\.4\.1' needs a prefix length/],
+	["network address", "set lan 192.168.4.0/24", /^error: set lan: 192\.168\.4\.0\/24 is the network address of its subnet$/],
+	["missing argument to set lan", "set lan", /^error: set lan: missing argument \(usage: set lan <ip\/len>\)$/],
+	["missing gateway", "set wan static 198.51.100.7/24", /^error: set wan static: missing argument/],
+	["gateway off the subnet", "set wan static 198.51.100.7/24 203.0.113.1", /^error: set wan static: gateway 203\.0\.113\.1 is not on 198\.51\.100\.7\/24$/],
+	["bad dns server", "set wan static 198.51.100.7/24 198.51.100.1 1.2.3", /^error: set wan static: dns: '1\.2\.3' is not an IPv4 address/],
+	["overlapping subnets", "set lan 198.51.100.9/24", /^error: set lan: 198\.51\.100\.9\/24 overlaps the WAN 198\.51\.100\.60\/24$/],
+	["unknown wan mode", "set wan pppoe", /^error: set wan: unknown mode 'pppoe' \(dhcp or static\)$/],
+	["unknown setting", "set dmz 1.2.3.4", /^error: set: unknown setting 'dmz' \(wan or lan\)$/],
+	["show without topic", "show", /^error: show: missing argument/],
+	["unknown show topic", "show everything", /^error: show: unknown topic 'everything'/],
+	["extra argument", "save please", /^error: save: too many arguments \(usage: save\)$/],
+	["help for nothing", "help frobnicate", /^error: help: no command 'frobnicate'/],
+	["overlong line", "x".repeat(300), /^error: line longer than 256 characters; ignored$/],
+];
+
+for (const [name, line, expected] of cases) {
+	test(`${name}: explained in one line, nothing changes`, async () => {
+		const running = await bench.console.command("show config");
+		const out = await bench.console.command(line);
+		assert.match(out, expected);
+		assert.equal(out.split("\n").length, 1, `one line: ${JSON.stringify(out)}`);
+		assert.equal(await bench.console.command("show config"), running);
+		assert.deepEqual(fs.readFileSync(bench.prefs), savedBefore);
+	});
+}
+
+test("after all that, the ports still carry the saved addresses", async () => {
+	const wan = await ping(bench, "wan", "198.51.100.60");
+	assert.ok(wan.ok, wan.output);
+	const lan = await ping(bench, "lan", "192.168.4.1");
+	assert.ok(lan.ok, lan.output);
+});
+
+test("help explains a command", async () => {
+	const out = await bench.console.command("help set");
+	assert.match(out, /^usage: set wan dhcp$/m);
+	assert.match(out, /^usage: set wan static <ip\/len> <gateway> \[dns \[dns\]\]$/m);
+	assert.match(out, /set wan \.\.\. applies at once; set lan \.\.\. applies after save and restart\./);
+	const list = await bench.console.command("help");
+	for (const name of ["help", "show", "set", "save", "restart", "factory-reset"])
+		assert.match(list, new RegExp(`^  ${name}\\b`, "m"));
+});
