@@ -45,7 +45,7 @@ function formatUptime(ms: number): string {
 	s -= h * 3600;
 	const m = Math.floor(s / 60);
 	s -= m * 60;
-	return `${d ? d + "d " : ""}${h}h ${m}m ${s}s`;
+	return `${d ? `${d}d ` : ""}${h}h ${m}m ${s}s`;
 }
 
 function showStatus(router: Router, print: (line: string) => void): void {

@@ -71,8 +71,10 @@ export function validate(value: unknown): string[] {
 		if (problem)
 			problems.push(problem);
 		const gateway = typeof wan.gateway === "string" ? parseUnicast(wan.gateway) : undefined;
-		if (!gateway || !gateway.ok)
-			problems.push(`wan: gateway ${gateway && !gateway.ok ? gateway.error : "missing"}`);
+		if (!gateway)
+			problems.push("wan: gateway missing");
+		else if (!gateway.ok)
+			problems.push(`wan: gateway ${gateway.error}`);
 		else if (!problem && typeof wan.address === "string" && typeof wan.prefix === "number") {
 			const a = parseAddress(wan.address), g = parseAddress(gateway.value);
 			if (a.ok && g.ok && !sameSubnet(a.value, g.value, wan.prefix))
@@ -85,8 +87,10 @@ export function validate(value: unknown): string[] {
 		else
 			for (const server of wan.dns) {
 				const parsed = typeof server === "string" ? parseUnicast(server) : undefined;
-				if (!parsed || !parsed.ok)
-					problems.push(`wan: dns ${parsed && !parsed.ok ? parsed.error : "not text"}`);
+				if (!parsed)
+					problems.push("wan: dns server is not text");
+				else if (!parsed.ok)
+					problems.push(`wan: dns ${parsed.error}`);
 			}
 	}
 	else if (wan.mode !== "dhcp")

@@ -9,10 +9,12 @@ import { execute } from "commands";
 import { PRODUCT, VERSION } from "version";
 
 const loaded = Config.load();
-let console: LineConsole | undefined;
-const router = new Router(loaded, (line) => console?.notify(line));
-console = new LineConsole(Platform.consoleEcho, (line) => execute(line, router, (text) => console?.print(text)));
-router.onRestart = () => console?.hold();
+const router = new Router(loaded);
+const console = new LineConsole(Platform.consoleEcho, (line) => {
+	execute(line, router, (text) => { console.print(text); });
+});
+router.print = (line) => { console.notify(line); };
+router.onRestart = () => { console.hold(); };
 
 console.print("");
 console.print(`${PRODUCT} ${VERSION} (${Platform.name}: ${Platform.description})`);

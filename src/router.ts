@@ -18,21 +18,21 @@ export class Router {
 	/* The LAN settings the ports actually carry (running.lan may be pending). */
 	activeLan: RouterConfig["lan"];
 	saved: RouterConfig | undefined;
-	print: Print;
+	/* Where announcements go (the console). */
+	print: Print = () => undefined;
 	/* Called just before the platform reboots. */
 	onRestart: () => void = () => {};
 	/* What was last reported per port, so only real changes are announced. */
 	#reported: Record<Role, string> = { wan: "", lan: "" };
 
-	constructor(loaded: Config.Loaded, print: Print) {
+	constructor(loaded: Config.Loaded) {
 		this.running = loaded.config;
 		this.activeLan = { ...loaded.config.lan };
 		this.saved = loaded.saved ? Config.clone(loaded.config) : undefined;
-		this.print = print;
 	}
 
 	start(): void {
-		Net.onChange((role) => this.portChanged(role));
+		Net.onChange((role) => { this.portChanged(role); });
 		Net.configure("lan", {
 			mode: "static",
 			address: this.activeLan.address,

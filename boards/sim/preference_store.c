@@ -66,6 +66,12 @@ static int valid_name(const char *s)
 	return 1;
 }
 
+/* Names are checked by valid_name() first, so they fit. */
+static void copy_name(char dst[PREF_NAME_MAX + 1], const char *src)
+{
+	memcpy(dst, src, strlen(src) + 1);
+}
+
 /* Parse the whole file image; on any error leave the store empty. */
 static const char *parse(char *text, size_t size)
 {
@@ -125,8 +131,8 @@ static const char *parse(char *text, size_t size)
 			}
 			e->value[hexlen / 2] = 0;
 			e->length = hexlen / 2;
-			snprintf(e->domain, sizeof(e->domain), "%s", domain);
-			snprintf(e->key, sizeof(e->key), "%s", key);
+			copy_name(e->domain, domain);
+			copy_name(e->key, key);
 			e->type = (enum pref_type)type;
 			gCount++;
 		}
@@ -275,8 +281,8 @@ int preference_store_set(const char *domain, const char *key, enum pref_type typ
 		if (gCount == PREF_MAX_ENTRIES)
 			return -1;
 		e = &gEntries[gCount++];
-		snprintf(e->domain, sizeof(e->domain), "%s", domain);
-		snprintf(e->key, sizeof(e->key), "%s", key);
+		copy_name(e->domain, domain);
+		copy_name(e->key, key);
 		e->value = NULL;
 	}
 	copy = malloc(length + 1);

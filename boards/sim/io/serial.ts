@@ -23,7 +23,7 @@ export default class Serial {
 	get format(): "buffer" {
 		return "buffer";
 	}
-	set format(value: "buffer") {
+	set format(value: string) {
 		if (value !== "buffer")
 			throw new RangeError("serial: only the buffer format");
 	}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole suite (npm test): build the simulator, then static checks, C unit
+# tests and end-to-end tests in network namespaces, one file at a time (the
+# end-to-end tests share the bench namespaces).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+if [ "$(id -u)" != 0 ]; then
+  echo "npm test: run as root (TAP devices and network namespaces need it)" >&2
+  exit 1
+fi
+node tools/build-sim.mjs
+# Leftovers from an interrupted run would make the bench refuse to start.
+bash host-tests/bench/netns.sh down
+exec node --test --test-concurrency=1 --test-reporter=spec \
+  host-tests/*.test.mjs host-tests/e2e/*.test.mjs

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Everything the project needs on a fresh Debian 12 (bookworm) machine, as
+# root: system packages, npm packages, the XS and lwIP sources. Safe to run
+# again; it only does what is missing.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup: run as root (packages, TAP devices and network namespaces need it)" >&2
+  exit 1
+fi
+
+packages=(
+  build-essential make xz-utils ca-certificates   # compilers, lwIP tarball
+  iproute2 iputils-ping                           # the bench: namespaces, ping
+  dnsmasq-base                                    # the ISP's DHCP/DNS server (no system service)
+  python3                                         # test peers
+)
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages, exactly as locked.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+bash tools/fetch-xs.sh
+bash tools/fetch-lwip.sh
+echo "setup: done"
