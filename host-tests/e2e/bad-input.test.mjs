@@ -2,6 +2,7 @@
 // not the running configuration, not the saved one, not the ports.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import { startBench, ping } from "../lib/bench.mjs";
 
@@ -66,4 +67,16 @@ test("help explains a command", async () => {
 	const list = await bench.console.command("help");
 	for (const name of ["help", "show", "set", "save", "restart", "factory-reset"])
 		assert.match(list, new RegExp(`^  ${name}\\b`, "m"));
+});
+
+test("binary noise on the serial line is survived", async () => {
+	const running = await bench.console.command("show config");
+	// Bytes a noisy UART delivers: control characters, high bytes, no line ends.
+	const noise = crypto.randomBytes(8192).map((b) => (b === 10 || b === 13 ? 0 : b));
+	bench.sim.stdin.write(noise);
+	// One line end finishes whatever the noise left in the line buffer.
+	const out = await bench.console.command("");
+	assert.match(out, /^(error: .*)?$/);
+	assert.equal(await bench.console.command("show config"), running);
+	assert.match(await bench.console.command("show version"), /^natbridge \d+\.\d+\.\d+ \(sim/);
 });

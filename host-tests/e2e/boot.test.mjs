@@ -47,3 +47,16 @@ test("show status names the WAN lease and the LAN address", async () => {
 	assert.match(out, /wan {2}dhcp {3}198\.51\.100\.\d+\/24 gateway 198\.51\.100\.1 dns 198\.51\.100\.1 \(dhcp from 198\.51\.100\.1, lease 3600s\)/);
 	assert.match(out, /lan {2}static 192\.168\.4\.1\/24/);
 });
+
+test("show memory reports the XS heap and every lwIP pool", async () => {
+	const out = await bench.console.command("show memory");
+	const xs = /^xs heap: chunks (\d+) in use of (\d+) \(peak (\d+)\); slots (\d+) in use of (\d+)/m.exec(out);
+	assert.ok(xs, out);
+	assert.ok(Number(xs[1]) > 0 && Number(xs[1]) <= Number(xs[2]), "chunks in use within what is reserved");
+	assert.ok(Number(xs[4]) > 0 && Number(xs[4]) <= Number(xs[5]), "slots in use within what is reserved");
+	for (const pool of ["HEAP", "UDP_PCB", "TCP_PCB", "PBUF_POOL", "SYS_TIMEOUT"])
+		assert.match(out, new RegExp(`^  ${pool} +\\d+ +\\d+ +\\d+ +\\d+$`, "m"));
+	// The DHCP client holds a UDP pcb and lwIP's timers are armed.
+	assert.match(out, /^ {2}UDP_PCB +[1-9]/m);
+	assert.match(out, /^ {2}SYS_TIMEOUT +[1-9]/m);
+});
