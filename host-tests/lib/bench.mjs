@@ -120,7 +120,7 @@ class SimConsole {
 	}
 }
 
-export async function startBench({ prefs, main = "main", attach = true } = {}) {
+export async function startBench({ prefs, main = "main", attach = true, waitForPrompt = true } = {}) {
 	if (!fs.existsSync(SIM))
 		throw new Error(`no simulator at ${SIM}: run node tools/build-sim.mjs`);
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "natbridge-test-"));
@@ -200,7 +200,8 @@ export async function startBench({ prefs, main = "main", attach = true } = {}) {
 		await bench.startSim();
 		if (attach)
 			await netns("attach");
-		await bench.console.waitFor(/router> /, 15000);
+		if (waitForPrompt)
+			await bench.console.waitFor(/router> /, 15000);
 	}
 	catch (e) {
 		await bench.stop();
