@@ -64,7 +64,7 @@ function showInterfaces(router: Router, print: (line: string) => void): void {
 		print(`  address ${Router.cidr(s)}${s.gateway !== "0.0.0.0" ? ` gateway ${s.gateway}` : ""}${role === "wan" ? ` dhcp ${s.dhcp}` : ""}`);
 		if (role === "wan" && s.dns.length)
 			print(`  dns ${s.dns.join(" ")}`);
-		print(`  rx ${c.rxFrames} frames ${c.rxBytes} bytes ${c.rxDropped} dropped; tx ${c.txFrames} frames ${c.txBytes} bytes ${c.txErrors} errors`);
+		print(`  rx ${c.rxFrames} frames ${c.rxBytes} bytes ${c.rxDropped} dropped, ${c.ip4Input} ipv4; tx ${c.txFrames} frames ${c.txBytes} bytes ${c.txErrors} errors`);
 	}
 }
 

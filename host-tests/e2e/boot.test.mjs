@@ -31,9 +31,19 @@ test("WAN address comes from dnsmasq in wan", async () => {
 	assert.match(status, /dns 198\.51\.100\.1/);
 });
 
-test("the LAN host gets ping answers from the router", async () => {
-	const result = await ping(bench, "lan", ROUTER_LAN);
+function lanIpv4Count(interfaces) {
+	const match = /^lan:[^\n]*\n[^\n]*\n {2}rx \d+ frames \d+ bytes \d+ dropped, (\d+) ipv4;/m.exec(interfaces);
+	assert.ok(match, interfaces);
+	return Number(match[1]);
+}
+
+test("the LAN host gets ping answers from the router, through the IPv4 input hook", async () => {
+	const before = lanIpv4Count(await bench.console.command("show interfaces"));
+	const result = await ping(bench, "lan", ROUTER_LAN, 5);
 	assert.ok(result.ok, result.output);
+	// Every echo request passed LWIP_HOOK_IP4_INPUT on the LAN port.
+	const after = lanIpv4Count(await bench.console.command("show interfaces"));
+	assert.ok(after - before >= 5, `hook saw ${after - before} packets`);
 });
 
 test("the ISP gets ping answers from the router's WAN address", async () => {

@@ -6,8 +6,14 @@
 #ifndef ROUTER_HOOKS_H
 #define ROUTER_HOOKS_H
 
+#include <stdint.h>
+#include "ports.h"
+
 struct pbuf;
 struct netif;
+
+/* IPv4 packets seen by the hook, per port (enum router_port_role). */
+extern uint32_t router_hook_ip4_packets[ROUTER_PORT_COUNT];
 
 /*
  * Return 0 to let lwIP go on with the packet; non-zero when the hook took

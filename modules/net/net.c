@@ -6,6 +6,7 @@
  */
 #include "router_host.h"
 #include "ports.h"
+#include "router_hooks.h"
 
 #include "lwip/dhcp.h"
 #include "lwip/dns.h"
@@ -242,6 +243,7 @@ void xs_net_status(xsMachine *the)
 	xsSet(xsVar(1), xsID("txBytes"), xsNumber((double)c.tx_bytes));
 	xsSet(xsVar(1), xsID("rxDropped"), xsNumber((double)c.rx_dropped));
 	xsSet(xsVar(1), xsID("txErrors"), xsNumber((double)c.tx_errors));
+	xsSet(xsVar(1), xsID("ip4Input"), xsNumber((double)router_hook_ip4_packets[role]));
 	xsSet(xsResult, xsID("counters"), xsVar(1));
 	ROUTER_LWIP_UNLOCK();
 }

@@ -20,6 +20,8 @@ export interface PortCounters {
 	txBytes: number;
 	rxDropped: number;
 	txErrors: number;
+	/* IPv4 packets that passed the input hook (NAPT's entry point). */
+	ip4Input: number;
 }
 
 export interface PortStatus {
