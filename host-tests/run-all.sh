@@ -10,6 +10,10 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 node tools/build-sim.mjs
+# The end-to-end tests run the same firmware built with ASan and UBSan.
+node tools/build-sim.mjs --sanitize --out build/sim-asan
+export ROUTER_SIM=build/sim-asan/router-sim
+export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1
 # Leftovers from an interrupted run would make the bench refuse to start.
 bash host-tests/bench/netns.sh down
 exec node --test --test-concurrency=1 --test-reporter=spec \

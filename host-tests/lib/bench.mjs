@@ -9,7 +9,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const SIM = path.join(TOP, "build/sim/router-sim");
+// npm test points this at the sanitized build (ASan + UBSan on our C and lwIP).
+export const SIM = process.env.ROUTER_SIM ? path.resolve(process.env.ROUTER_SIM) : path.join(TOP, "build/sim/router-sim");
 const NETNS = path.join(TOP, "host-tests/bench/netns.sh");
 
 export const ROUTER_LAN = "192.168.4.1";
@@ -193,6 +194,10 @@ export async function startBench({ prefs, main = "main", attach = true, waitForP
 		bench.stopped = true;
 		live.delete(bench);
 		fs.rmSync(dir, { recursive: true, force: true });
+		// A sanitizer report anywhere in the run fails the test that ran it.
+		const report = /^(.*runtime error:.*|==\d+==ERROR: .*Sanitizer.*)$/m.exec(bench.console?.errors ?? "");
+		if (report)
+			throw new Error(`sanitizer report from the simulator:\n${bench.console.errors}`);
 	};
 
 	try {
