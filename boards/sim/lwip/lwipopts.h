@@ -51,6 +51,9 @@
 #define TCP_SND_BUF                 (4 * TCP_MSS)
 #define TCP_SND_QUEUELEN            (4 * TCP_SND_BUF / TCP_MSS)
 #define LWIP_TCP_KEEPALIVE          1
+/* Listeners count queued, unread connections (tcp_backlog_delayed) and
+   ignore SYNs past the backlog, so clients retry instead of being reset. */
+#define TCP_LISTEN_BACKLOG          1
 #define SO_REUSE                    1
 
 #define LWIP_NETIF_STATUS_CALLBACK  1

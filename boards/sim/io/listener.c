@@ -1,0 +1,220 @@
+/*
+ * embedded:io/socket/listener for the simulator, over lwIP's raw TCP API.
+ * Accepted connections wait in a short queue as TCP sockets (tcp.c), already
+ * receiving, until JavaScript reads them. They count against lwIP's listen
+ * backlog until then (tcp_backlog_delayed), so once the queue is full lwIP
+ * ignores new SYNs and clients retry, rather than connections piling up or
+ * a burst of clients being reset before JavaScript has even heard of them.
+ */
+#include "router_host.h"
+#include "sim_xs_host.h"
+#include "socket_address.h"
+#include "tcp_socket.h"
+
+#include "lwip/ip4_addr.h"
+#include "lwip/tcp.h"
+
+#include <stdlib.h>
+
+#define LISTENER_BACKLOG 8
+
+struct listener {
+	xsMachine *the;
+	xsSlot notify;              /* notify(count), remembered while notify_set */
+	struct tcp_pcb *pcb;        /* the listening pcb; NULL once closed */
+	struct tcp_socket *queue[LISTENER_BACKLOG];
+	uint8_t head, count;
+	uint8_t notify_set;
+	uint8_t wrapped;            /* the JavaScript handle still owns this struct */
+	uint8_t posted;             /* a message for it is queued or being delivered */
+	uint8_t readable;           /* JavaScript has not heard about the latest arrivals */
+	uint16_t port;
+};
+
+static void deliver(void *the, void *refcon, uint8_t *message, uint16_t length);
+
+static void maybe_free(struct listener *l)
+{
+	if (!l->wrapped && !l->posted)
+		free(l);
+}
+
+static void schedule(struct listener *l)
+{
+	if (!l->readable || !l->notify_set || l->posted)
+		return;
+	/* A full queue leaves readable set: the next arrival posts again. */
+	if (!modMessagePostToMachine(l->the, NULL, 0, deliver, l))
+		l->posted = 1;
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct listener *l = arg;
+	struct tcp_socket *s;
+	if (err != ERR_OK || !pcb)
+		return ERR_VAL;
+	/* Anything but ERR_OK makes lwIP reset the new connection. */
+	if (!l || !l->pcb || l->count == LISTENER_BACKLOG)
+		return ERR_MEM;
+	s = tcp_socket_accepted(l->the, pcb);
+	if (!s)
+		return ERR_MEM;
+#if TCP_LISTEN_BACKLOG
+	tcp_backlog_delayed(pcb);
+#endif
+	l->queue[(l->head + l->count) % LISTENER_BACKLOG] = s;
+	l->count++;
+	l->readable = 1;
+	schedule(l);
+	return ERR_OK;
+}
+
+static void listener_stop(struct listener *l)
+{
+	struct tcp_pcb *pcb = l->pcb;
+	if (pcb) {
+		l->pcb = NULL;
+		tcp_arg(pcb, NULL);
+		tcp_accept(pcb, NULL);
+		tcp_close(pcb); /* a listening pcb closes at once */
+	}
+	while (l->count) {
+		tcp_socket_discard(l->queue[l->head]);
+		l->head = (uint8_t)((l->head + 1) % LISTENER_BACKLOG);
+		l->count--;
+	}
+	l->readable = 0;
+}
+
+static void release_notify(struct listener *l)
+{
+	xsMachine *the = l->the;
+	if (!l->notify_set)
+		return;
+	l->notify_set = 0;
+	xsForget(l->notify);
+}
+
+static void deliver(void *the, void *refcon, uint8_t *message, uint16_t length)
+{
+	struct listener *l = refcon;
+	(void)the;
+	(void)message;
+	(void)length;
+	if (l->readable && l->notify_set && l->count) {
+		l->readable = 0;
+		xsBeginHost(l->the);
+		{
+			xsCallFunction1(l->notify, xsUndefined, xsInteger(l->count));
+			sim_run_promise_jobs(the);
+		}
+		xsEndHost(l->the);
+	}
+	l->posted = 0;
+	schedule(l);
+	maybe_free(l);
+}
+
+/* Collected: only a listener without a remembered notify gets here. */
+static void listener_destructor(void *data)
+{
+	struct listener *l = data;
+	if (!l)
+		return;
+	l->notify_set = 0; /* nothing remembered; no XS calls here */
+	listener_stop(l);
+	l->wrapped = 0;
+	maybe_free(l);
+}
+
+static struct listener *handle_arg(xsMachine *the, int open)
+{
+	struct listener *l = xsGetHostDataValidate(xsArg(0), (void *)listener_destructor);
+	if (open && (!l || !l->pcb))
+		xsUnknownError("listener: closed");
+	return l;
+}
+
+/* xs_listener_open(notify, port, address) -> handle */
+void xs_listener_open(xsMachine *the)
+{
+	char text[IP4ADDR_STRLEN_MAX];
+	ip_addr_t address;
+	int port = xsToInteger(xsArg(1));
+	struct listener *l;
+	struct tcp_pcb *pcb, *listening;
+	err_t err;
+
+	ip_addr_set_any(0, &address);
+	xsToStringBuffer(xsArg(2), text, sizeof(text));
+	if (text[0] && !socket_parse_ipv4(text, ip_2_ip4(&address)))
+		xsRangeError("listener: address is not an IPv4 address: %s", text);
+	if (port < 0 || port > 65535)
+		xsRangeError("listener: port %d out of range", port);
+
+	xsResult = xsNewHostObject(listener_destructor);
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		xsUnknownError("listener: no memory");
+	xsSetHostData(xsResult, l);
+	l->wrapped = 1;
+	l->the = the;
+	pcb = tcp_new();
+	if (!pcb)
+		xsUnknownError("listener: no free connection (lwIP TCP_PCB pool)");
+	/* Connections of an earlier listener in TIME_WAIT must not block a new one. */
+	ip_set_option(pcb, SOF_REUSEADDR);
+	err = tcp_bind(pcb, &address, (u16_t)port);
+	if (err != ERR_OK) {
+		tcp_close(pcb);
+		if (err == ERR_USE)
+			xsUnknownError("listener: port %d in use", port);
+		xsUnknownError("listener: cannot bind port %d (lwIP error %d)", port, (int)err);
+	}
+	listening = tcp_listen_with_backlog_and_err(pcb, LISTENER_BACKLOG, &err);
+	if (!listening) {
+		tcp_close(pcb);
+		/* With SOF_REUSEADDR, bind allows the port; a second listener on it fails here. */
+		if (err == ERR_USE)
+			xsUnknownError("listener: port %d in use", port);
+		xsUnknownError("listener: no memory to listen (lwIP TCP_PCB_LISTEN pool)");
+	}
+	l->pcb = listening;
+	l->port = listening->local_port;
+	tcp_arg(listening, l);
+	tcp_accept(listening, on_accept);
+	if (xsTypeOf(xsArg(0)) != xsUndefinedType) {
+		l->notify = xsArg(0);
+		l->notify_set = 1;
+		xsRemember(l->notify);
+	}
+}
+
+/* xs_listener_read(handle) -> TCP socket handle, or undefined */
+void xs_listener_read(xsMachine *the)
+{
+	struct listener *l = handle_arg(the, 1);
+	if (!l->count)
+		return;
+	tcp_socket_wrap(the, l->queue[l->head]);
+	l->head = (uint8_t)((l->head + 1) % LISTENER_BACKLOG);
+	l->count--;
+}
+
+/* xs_listener_port(handle) -> the bound port (useful after port 0) */
+void xs_listener_port(xsMachine *the)
+{
+	struct listener *l = handle_arg(the, 0);
+	xsResult = xsInteger(l ? l->port : 0);
+}
+
+/* xs_listener_close(handle): idempotent; queued connections are reset */
+void xs_listener_close(xsMachine *the)
+{
+	struct listener *l = handle_arg(the, 0);
+	if (!l)
+		return;
+	release_notify(l);
+	listener_stop(l);
+}

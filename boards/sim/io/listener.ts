@@ -1,0 +1,65 @@
+/*
+ * embedded:io/socket/listener (ECMA-419) for the simulator, over lwIP's raw
+ * TCP API (listener.c). read() hands out accepted connections as TCP
+ * sockets without callbacks; give them some with new TCP({ from, ... }).
+ */
+import TCP from "embedded:io/socket/tcp";
+
+type Handle = object;
+
+const open = native("xs_listener_open") as (notify: ((count: number) => void) | undefined, port: number, address: string) => Handle;
+const accept = native("xs_listener_read") as (handle: Handle) => object | undefined;
+const port = native("xs_listener_port") as (handle: Handle) => number;
+const close = native("xs_listener_close") as (handle: Handle) => void;
+
+export interface Options {
+	port?: number;
+	address?: string;
+	onReadable?: (this: Listener, requests: number) => void;
+	format?: "socket/tcp";
+	target?: unknown;
+}
+
+function checkFormat(format: unknown): void {
+	if (format !== undefined && format !== "socket/tcp")
+		throw new RangeError(`listener: format ${typeof format === "string" ? format : typeof format} (only "socket/tcp")`);
+}
+
+export default class Listener {
+	#handle: Handle;
+	target: unknown;
+
+	constructor(options: Options) {
+		const { onReadable } = options;
+		checkFormat(options.format);
+		if (options.port !== undefined && !Number.isInteger(options.port))
+			throw new RangeError("listener: port must be an integer");
+		this.target = options.target;
+		// Holds `this` (and the handle): listener.c remembers it until close().
+		const notify = onReadable ? (count: number) => {
+			onReadable.call(this, count);
+		} : undefined;
+		this.#handle = open(notify, options.port ?? 0, options.address ?? "");
+	}
+
+	get port(): number {
+		return port(this.#handle);
+	}
+
+	get format(): "socket/tcp" {
+		return "socket/tcp";
+	}
+
+	set format(value: "socket/tcp") {
+		checkFormat(value);
+	}
+
+	read(): TCP | undefined {
+		const handle = accept(this.#handle);
+		return handle ? new TCP({ from: handle as TCP }) : undefined;
+	}
+
+	close(): void {
+		close(this.#handle);
+	}
+}

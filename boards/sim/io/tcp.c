@@ -1,0 +1,629 @@
+/*
+ * embedded:io/socket/tcp for the simulator, over lwIP's raw TCP API.
+ *
+ * Receive: segments stay in the pbufs lwIP handed us and are acknowledged
+ * (tcp_recved) only as JavaScript reads them, so a slow reader holds the
+ * peer to the receive window instead of filling the heap.
+ * Send: write() takes at most what onWritable offered, which is what fits
+ * lwIP's send buffer and segment queue. lwIP can still refuse it when the
+ * pools it shares with every other connection are empty; then the bytes
+ * wait here (at most one send buffer's worth) and go out later.
+ * Events: lwIP callbacks only record what happened and post a message;
+ * JavaScript hears about it from the loop, never from inside lwIP, and work
+ * that may free a pcb (finishing a close) is done there too.
+ *
+ * A socket struct lives while anything still refers to it: the JavaScript
+ * handle, a queued message, or a pcb that is still sending what JavaScript
+ * wrote before close(). The last one to let go frees it.
+ */
+#include "router_host.h"
+#include "sim_xs_host.h"
+#include "socket_address.h"
+#include "tcp_socket.h"
+
+#include "lwip/ip4_addr.h"
+#include "lwip/tcp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(TCP_WND <= 0xFFFF, "the receive chain's tot_len is 16 bits: keep TCP_WND within it");
+
+enum {
+	EV_READABLE = 1,
+	EV_WRITABLE = 2,
+	EV_ERROR = 4,
+	EV_FLUSH = 8, /* internal: try the bytes lwIP refused again */
+};
+
+/* Why onError fired; tcp.ts names them. */
+enum { WHY_REFUSED = 1, WHY_RESET, WHY_TIMEOUT, WHY_ABORTED, WHY_PEER_CLOSED };
+
+/* Deliveries per message: bounds the loop if callbacks keep raising events. */
+#define TCP_EVENTS_PER_MESSAGE 8
+/* lwIP polls each connection every POLL_INTERVAL * 500 ms. */
+#define TCP_POLL_INTERVAL 2
+
+struct tcp_socket {
+	xsMachine *the;
+	xsSlot notify;            /* notify(kind, value), remembered while notify_set */
+	struct tcp_pcb *pcb;      /* NULL once closed or once lwIP freed it (err callback) */
+	struct pbuf *rx;          /* received, not yet read, not yet acknowledged */
+	uint8_t *pending;         /* written by JavaScript, refused by lwIP for want of memory */
+	uint16_t pending_len;
+	uint16_t remote_port;
+	ip4_addr_t remote;
+	struct tcp_socket *blocked_next; /* on gBlocked while pending != NULL */
+	uint8_t events;
+	uint8_t why;
+	uint8_t notify_set;       /* JavaScript wants events */
+	uint8_t wrapped;          /* a JavaScript handle owns this struct */
+	uint8_t posted;           /* a message for this struct is queued or being delivered */
+	uint8_t lingering;        /* closed by JavaScript, pending bytes still to hand to lwIP */
+	uint8_t connected;
+	uint8_t eof;              /* the peer sent FIN */
+	uint8_t eof_reported;
+	uint8_t closed;           /* by JavaScript, or by its handle's destructor */
+};
+
+/* Sockets whose pending bytes wait for lwIP memory: any ACK may free some. */
+static struct tcp_socket *gBlocked;
+
+/* How often the rare paths ran: writes lwIP refused for memory, closes that waited on them. */
+static struct {
+	uint32_t deferred;
+	uint32_t lingered;
+} gStats;
+
+static void tcp_socket_destructor(void *data);
+static void deliver(void *the, void *refcon, uint8_t *message, uint16_t length);
+
+static void maybe_free(struct tcp_socket *s)
+{
+	if (!s->wrapped && !s->posted && !s->lingering)
+		free(s);
+}
+
+static uint16_t rx_length(const struct tcp_socket *s)
+{
+	return s->rx ? s->rx->tot_len : 0;
+}
+
+/*
+ * Bytes write() accepts now: what lwIP's send buffer has room for, and what
+ * its segment queue can hold (one pbuf per segment of at most the MSS
+ * tcp_write uses, plus one for topping up the last unsent segment).
+ */
+static uint16_t write_room(const struct tcp_socket *s)
+{
+	struct tcp_pcb *pcb = s->pcb;
+	uint32_t mss, segments, room;
+	if (!pcb || s->closed || !s->connected || s->pending)
+		return 0;
+	if (pcb->state != ESTABLISHED && pcb->state != CLOSE_WAIT)
+		return 0;
+	mss = LWIP_MIN((uint32_t)pcb->mss, (uint32_t)(pcb->snd_wnd_max / 2));
+	if (!mss)
+		mss = pcb->mss;
+	if (tcp_sndqueuelen(pcb) + 2 > TCP_SND_QUEUELEN)
+		return 0;
+	segments = (uint32_t)(TCP_SND_QUEUELEN - tcp_sndqueuelen(pcb) - 1);
+	room = LWIP_MIN((uint32_t)tcp_sndbuf(pcb), segments * mss);
+	return (uint16_t)LWIP_MIN(room, 0xFFFFu);
+}
+
+static void schedule(struct tcp_socket *s)
+{
+	uint8_t wanted = s->events & (s->notify_set ? 0xFF : EV_FLUSH);
+	if (!wanted || s->posted)
+		return;
+	/* A full queue leaves the events set; the next lwIP poll posts again. */
+	if (!modMessagePostToMachine(s->the, NULL, 0, deliver, s))
+		s->posted = 1;
+}
+
+static void release_notify(struct tcp_socket *s)
+{
+	xsMachine *the = s->the;
+	if (!s->notify_set)
+		return;
+	s->notify_set = 0;
+	xsForget(s->notify);
+}
+
+static void unblock(struct tcp_socket *s)
+{
+	for (struct tcp_socket **p = &gBlocked; *p; p = &(*p)->blocked_next) {
+		if (*p == s) {
+			*p = s->blocked_next;
+			break;
+		}
+	}
+	s->blocked_next = NULL;
+}
+
+static void drop_pending(struct tcp_socket *s)
+{
+	if (!s->pending)
+		return;
+	unblock(s);
+	free(s->pending);
+	s->pending = NULL;
+	s->pending_len = 0;
+}
+
+static void drop_rx(struct tcp_socket *s)
+{
+	if (s->rx)
+		pbuf_free(s->rx);
+	s->rx = NULL;
+}
+
+/*
+ * Let go of the pcb. Graceful is a FIN after what is queued; lwIP itself
+ * turns that into a reset when received data was never read, as a socket
+ * closed with unread data should. Never call this inside an lwIP callback:
+ * tcp_close may free the pcb lwIP is still using.
+ */
+static void detach_pcb(struct tcp_socket *s, int graceful)
+{
+	struct tcp_pcb *pcb = s->pcb;
+	if (!pcb)
+		return;
+	s->pcb = NULL;
+	tcp_arg(pcb, NULL);
+	tcp_recv(pcb, NULL);
+	tcp_sent(pcb, NULL);
+	tcp_err(pcb, NULL);
+	tcp_poll(pcb, NULL, 0);
+	if (!graceful || tcp_close(pcb) != ERR_OK)
+		tcp_abort(pcb);
+}
+
+static void report_eof(struct tcp_socket *s)
+{
+	if (s->eof_reported)
+		return;
+	s->eof_reported = 1;
+	s->why = WHY_PEER_CLOSED;
+	s->events |= EV_ERROR;
+	schedule(s);
+}
+
+/* close() and the destructor: no more events; the pcb goes when it is done. */
+static void socket_close(struct tcp_socket *s)
+{
+	int unread = s->rx != NULL;
+	if (s->closed)
+		return;
+	s->closed = 1;
+	release_notify(s);
+	drop_rx(s);
+	s->events &= EV_FLUSH;
+	if (s->pcb && s->pending && !unread) {
+		/* Written before close(): deliver it, then FIN (flush_pending). */
+		s->lingering = 1;
+		gStats.lingered++;
+		return;
+	}
+	drop_pending(s);
+	detach_pcb(s, 1);
+}
+
+/* Loop context only (see detach_pcb). */
+static void flush_pending(struct tcp_socket *s)
+{
+	err_t err = ERR_CLSD;
+	if (!s->pending)
+		return;
+	if (s->pcb) {
+		err = tcp_write(s->pcb, s->pending, s->pending_len, TCP_WRITE_FLAG_COPY);
+		if (err == ERR_MEM)
+			return; /* still short; the next ACK or poll tries again */
+	}
+	drop_pending(s);
+	if (err == ERR_OK)
+		tcp_output(s->pcb);
+	if (s->lingering) {
+		s->lingering = 0;
+		detach_pcb(s, err == ERR_OK);
+	}
+	else if (err == ERR_OK) {
+		s->events |= EV_WRITABLE;
+	}
+}
+
+static void call_notify(struct tcp_socket *s, int kind, int value)
+{
+	xsBeginHost(s->the);
+	{
+		xsCallFunction2(s->notify, xsUndefined, xsInteger(kind), xsInteger(value));
+		sim_run_promise_jobs(the);
+	}
+	xsEndHost(s->the);
+}
+
+static void deliver(void *the, void *refcon, uint8_t *message, uint16_t length)
+{
+	struct tcp_socket *s = refcon;
+	(void)the;
+	(void)message;
+	(void)length;
+	/* posted stays set while JavaScript runs: a close() and a collection in
+	   a callback must not free s under us. */
+	if (s->events & EV_FLUSH) {
+		s->events &= (uint8_t)~EV_FLUSH;
+		flush_pending(s);
+	}
+	for (int i = 0; i < TCP_EVENTS_PER_MESSAGE && s->notify_set && !s->closed && s->events; i++) {
+		if (s->events & EV_READABLE) {
+			s->events &= (uint8_t)~EV_READABLE;
+			if (rx_length(s))
+				call_notify(s, EV_READABLE, rx_length(s));
+		}
+		else if (s->events & EV_WRITABLE) {
+			s->events &= (uint8_t)~EV_WRITABLE;
+			if (write_room(s))
+				call_notify(s, EV_WRITABLE, write_room(s));
+		}
+		else if (s->events & EV_ERROR) {
+			s->events &= (uint8_t)~EV_ERROR;
+			call_notify(s, EV_ERROR, s->why);
+			/* Without a pcb nothing more can happen: let the object go. */
+			if (!s->pcb && !s->closed)
+				release_notify(s);
+		}
+		else
+			break;
+	}
+	s->posted = 0;
+	if (s->closed)
+		s->events &= EV_FLUSH;
+	schedule(s);
+	maybe_free(s);
+}
+
+/* lwIP callbacks: record, post, return. */
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	struct tcp_socket *s = arg;
+	(void)err;
+	if (!p) {
+		if (s) {
+			s->eof = 1;
+			if (!s->rx && !s->closed)
+				report_eof(s);
+		}
+		return ERR_OK;
+	}
+	if (!s || s->closed) {
+		/* Lingering after close(): nobody will read this. */
+		tcp_recved(pcb, p->tot_len);
+		pbuf_free(p);
+		return ERR_OK;
+	}
+	if (s->rx)
+		pbuf_cat(s->rx, p);
+	else
+		s->rx = p;
+	s->events |= EV_READABLE;
+	schedule(s);
+	return ERR_OK;
+}
+
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	struct tcp_socket *s = arg;
+	(void)pcb;
+	(void)len;
+	/* Acknowledged segments went back to the pools every socket shares. */
+	for (struct tcp_socket *b = gBlocked; b; b = b->blocked_next) {
+		b->events |= EV_FLUSH;
+		schedule(b);
+	}
+	if (s && !s->closed && write_room(s)) {
+		s->events |= EV_WRITABLE;
+		schedule(s);
+	}
+	return ERR_OK;
+}
+
+static err_t on_poll(void *arg, struct tcp_pcb *pcb)
+{
+	struct tcp_socket *s = arg;
+	(void)pcb;
+	if (s) {
+		if (s->pending)
+			s->events |= EV_FLUSH;
+		schedule(s);
+	}
+	return ERR_OK;
+}
+
+/* lwIP has already freed the pcb. */
+static void on_err(void *arg, err_t err)
+{
+	struct tcp_socket *s = arg;
+	if (!s)
+		return;
+	s->pcb = NULL;
+	drop_pending(s);
+	if (s->lingering) {
+		s->lingering = 0;
+		maybe_free(s);
+		return;
+	}
+	if (err == ERR_RST)
+		s->why = s->connected ? WHY_RESET : WHY_REFUSED;
+	else if (err == ERR_ABRT)
+		s->why = s->connected ? WHY_ABORTED : WHY_TIMEOUT;
+	else
+		s->why = WHY_ABORTED;
+	s->connected = 0;
+	s->events |= EV_ERROR;
+	schedule(s);
+}
+
+static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct tcp_socket *s = arg;
+	(void)err;
+	if (!s)
+		return ERR_OK;
+	s->connected = 1;
+	ip4_addr_copy(s->remote, *ip_2_ip4(&pcb->remote_ip));
+	s->remote_port = pcb->remote_port;
+	s->events |= EV_WRITABLE;
+	schedule(s);
+	return ERR_OK;
+}
+
+static void attach_pcb(struct tcp_socket *s, struct tcp_pcb *pcb)
+{
+	s->pcb = pcb;
+	tcp_arg(pcb, s);
+	tcp_recv(pcb, on_recv);
+	tcp_sent(pcb, on_sent);
+	tcp_err(pcb, on_err);
+	tcp_poll(pcb, on_poll, TCP_POLL_INTERVAL);
+}
+
+struct tcp_socket *tcp_socket_accepted(xsMachine *the, struct tcp_pcb *pcb)
+{
+	struct tcp_socket *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->the = the;
+	s->connected = 1;
+	ip4_addr_copy(s->remote, *ip_2_ip4(&pcb->remote_ip));
+	s->remote_port = pcb->remote_port;
+	attach_pcb(s, pcb);
+	return s;
+}
+
+void tcp_socket_discard(struct tcp_socket *s)
+{
+	drop_rx(s);
+	drop_pending(s);
+	detach_pcb(s, 0);
+	free(s);
+}
+
+void tcp_socket_wrap(xsMachine *the, struct tcp_socket *s)
+{
+	xsResult = xsNewHostObject(tcp_socket_destructor);
+	xsSetHostData(xsResult, s);
+	s->wrapped = 1;
+	s->the = the;
+#if TCP_LISTEN_BACKLOG
+	/* Out of the listener's backlog (see listener.c); lwIP does it if the pcb went first. */
+	if (s->pcb)
+		tcp_backlog_accepted(s->pcb);
+#endif
+}
+
+/* Collected: only a socket without a remembered notify can get here. */
+static void tcp_socket_destructor(void *data)
+{
+	struct tcp_socket *s = data;
+	if (!s)
+		return;
+	s->notify_set = 0; /* nothing remembered (see above); no XS calls here */
+	socket_close(s);
+	s->wrapped = 0;
+	maybe_free(s);
+}
+
+static struct tcp_socket *handle_arg(xsMachine *the, int open)
+{
+	struct tcp_socket *s = xsGetHostDataValidate(xsArg(0), (void *)tcp_socket_destructor);
+	if (open && (!s || s->closed))
+		xsUnknownError("tcp: socket is closed");
+	return s;
+}
+
+static void set_notify(xsMachine *the, struct tcp_socket *s, int index)
+{
+	release_notify(s);
+	if (xsTypeOf(xsArg(index)) == xsUndefinedType)
+		return;
+	s->notify = xsArg(index);
+	s->notify_set = 1;
+	xsRemember(s->notify);
+}
+
+/* xs_tcp_connect(notify, address, port, nodelay) -> handle */
+void xs_tcp_connect(xsMachine *the)
+{
+	char text[IP4ADDR_STRLEN_MAX];
+	ip_addr_t address;
+	int port = xsToInteger(xsArg(2));
+	struct tcp_socket *s;
+	struct tcp_pcb *pcb;
+	err_t err;
+
+	xsToStringBuffer(xsArg(1), text, sizeof(text));
+	if (!socket_parse_ipv4(text, ip_2_ip4(&address)))
+		xsRangeError("tcp: address is not an IPv4 address: %s", text);
+	IP_SET_TYPE_VAL(address, IPADDR_TYPE_V4);
+	if (port < 1 || port > 65535)
+		xsRangeError("tcp: port %d out of range", port);
+
+	/* The handle first: if XS is out of memory nothing else exists yet. */
+	xsResult = xsNewHostObject(tcp_socket_destructor);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		xsUnknownError("tcp: no memory");
+	xsSetHostData(xsResult, s);
+	s->wrapped = 1;
+	s->the = the;
+	s->closed = 1; /* until connected below, so a throw leaves only the handle to collect */
+	pcb = tcp_new();
+	if (!pcb)
+		xsUnknownError("tcp: no free connection (lwIP TCP_PCB pool)");
+	attach_pcb(s, pcb);
+	if (xsToBoolean(xsArg(3)))
+		tcp_nagle_disable(pcb);
+	ip4_addr_copy(s->remote, *ip_2_ip4(&address));
+	s->remote_port = (uint16_t)port;
+	err = tcp_connect(pcb, &address, (u16_t)port, on_connected);
+	if (err != ERR_OK) {
+		detach_pcb(s, 0);
+		xsUnknownError("tcp: cannot connect to %s:%d: %s", text, port,
+			err == ERR_RTE ? "no route" : err == ERR_MEM ? "no memory" : "lwIP refused");
+	}
+	s->closed = 0;
+	set_notify(the, s, 0);
+}
+
+/*
+ * xs_tcp_adopt(handle, notify, nodelay): a new owner (`from`) for a socket.
+ * It hears at once about what happened before it took over.
+ */
+void xs_tcp_adopt(xsMachine *the)
+{
+	struct tcp_socket *volatile found = NULL;
+	volatile int valid = 0;
+	struct tcp_socket *s;
+	/* A `from` that is not ours: a TypeError that says so, not XS's "C: xsGetHostData". */
+	xsTry {
+		found = xsGetHostDataValidate(xsArg(0), (void *)tcp_socket_destructor);
+		valid = 1;
+	}
+	xsCatch {
+	}
+	if (!valid)
+		xsTypeError("tcp: from must be a TCP socket");
+	s = found;
+	if (!s || s->closed)
+		xsUnknownError("tcp: socket is closed");
+	set_notify(the, s, 1);
+	s->the = the;
+	if (s->pcb && xsToBoolean(xsArg(2)))
+		tcp_nagle_disable(s->pcb);
+	if (s->rx)
+		s->events |= EV_READABLE;
+	if (write_room(s))
+		s->events |= EV_WRITABLE;
+	if (!s->pcb || (s->eof && !s->rx)) {
+		if (!s->why)
+			s->why = WHY_PEER_CLOSED;
+		s->events |= EV_ERROR;
+	}
+	schedule(s);
+}
+
+/* xs_tcp_read(handle, count) -> ArrayBuffer of at most count bytes, or undefined */
+void xs_tcp_read(xsMachine *the)
+{
+	struct tcp_socket *s = handle_arg(the, 1);
+	uint16_t n = rx_length(s);
+	if (xsTypeOf(xsArg(1)) != xsUndefinedType) {
+		xsIntegerValue want = xsToInteger(xsArg(1));
+		if (want < 0)
+			xsRangeError("tcp: read count %d", (int)want);
+		if (want < n)
+			n = (uint16_t)want;
+	}
+	if (!n)
+		return;
+	xsResult = xsArrayBuffer(NULL, n);
+	pbuf_copy_partial(s->rx, xsToArrayBuffer(xsResult), n, 0);
+	s->rx = pbuf_free_header(s->rx, n);
+	/* Only now does the peer get the window back. */
+	if (s->pcb)
+		tcp_recved(s->pcb, n);
+	if (!s->rx && s->eof)
+		report_eof(s);
+}
+
+/* xs_tcp_write(handle, ArrayBuffer, offset, length) */
+void xs_tcp_write(xsMachine *the)
+{
+	struct tcp_socket *s = handle_arg(the, 1);
+	xsIntegerValue size = xsGetArrayBufferLength(xsArg(1));
+	xsIntegerValue offset = xsToInteger(xsArg(2));
+	xsIntegerValue length = xsToInteger(xsArg(3));
+	uint16_t room;
+	const uint8_t *data;
+	err_t err;
+
+	if (offset < 0 || length < 0 || offset > size || length > size - offset)
+		xsRangeError("tcp: write outside the buffer");
+	if (!s->pcb)
+		xsUnknownError("tcp: connection is gone");
+	if (!s->connected)
+		xsUnknownError("tcp: not connected yet (wait for onWritable)");
+	if (!length)
+		return;
+	room = write_room(s);
+	if (length > room)
+		xsRangeError("tcp: write of %d bytes, only %d writable", (int)length, (int)room);
+	data = (const uint8_t *)xsToArrayBuffer(xsArg(1)) + offset;
+	err = tcp_write(s->pcb, data, (u16_t)length, TCP_WRITE_FLAG_COPY);
+	if (err == ERR_MEM) {
+		/* Promised room, but lwIP's shared pools are empty: hold the bytes. */
+		s->pending = malloc((size_t)length);
+		if (!s->pending)
+			xsUnknownError("tcp: no memory");
+		memcpy(s->pending, data, (size_t)length);
+		s->pending_len = (uint16_t)length;
+		s->blocked_next = gBlocked;
+		gBlocked = s;
+		gStats.deferred++;
+		return;
+	}
+	if (err != ERR_OK)
+		xsUnknownError("tcp: write failed (lwIP error %d)", (int)err);
+	tcp_output(s->pcb);
+}
+
+/* xs_tcp_close(handle): idempotent */
+void xs_tcp_close(xsMachine *the)
+{
+	struct tcp_socket *s = handle_arg(the, 0);
+	if (s)
+		socket_close(s);
+}
+
+/* xs_tcp_remote(handle) -> [address, port] */
+void xs_tcp_remote(xsMachine *the)
+{
+	struct tcp_socket *s = handle_arg(the, 0);
+	char text[IP4ADDR_STRLEN_MAX];
+	if (!s || !s->remote_port)
+		return;
+	ip4addr_ntoa_r(&s->remote, text, sizeof(text));
+	xsResult = xsNewArray(2);
+	xsSetIndex(xsResult, 0, xsString(text));
+	xsSetIndex(xsResult, 1, xsInteger(s->remote_port));
+}
+
+/* xs_tcp_stats() -> { deferred, lingered }: for diagnostics, not ECMA-419 */
+void xs_tcp_stats(xsMachine *the)
+{
+	xsResult = xsNewObject();
+	xsSet(xsResult, xsID("deferred"), xsNumber(gStats.deferred));
+	xsSet(xsResult, xsID("lingered"), xsNumber(gStats.lingered));
+}

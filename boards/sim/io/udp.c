@@ -1,0 +1,287 @@
+/*
+ * embedded:io/socket/udp for the simulator, over lwIP's raw UDP API.
+ * Datagrams wait in a short ring until JavaScript reads them. Each one pins
+ * the pbuf the port driver received it in, taken from the pool every port
+ * receives into, so a reader that falls behind loses its own datagrams
+ * (counted) instead of starving the router's ports.
+ */
+#include "router_host.h"
+#include "sim_xs_host.h"
+#include "socket_address.h"
+
+#include "lwip/igmp.h"
+#include "lwip/ip4_addr.h"
+#include "lwip/udp.h"
+
+#include <stdlib.h>
+
+#define UDP_QUEUE_MAX 8
+/* The largest payload one IPv4 datagram carries. */
+#define UDP_PAYLOAD_MAX (0xFFFF - 20 - 8)
+
+struct udp_datagram {
+	struct pbuf *p;
+	ip4_addr_t from;
+	uint16_t port;
+};
+
+struct udp_socket {
+	xsMachine *the;
+	xsSlot notify;               /* notify(count), remembered while notify_set */
+	struct udp_pcb *pcb;         /* NULL once closed */
+	struct udp_datagram queue[UDP_QUEUE_MAX];
+	uint8_t head, count;
+	uint8_t notify_set;
+	uint8_t wrapped;             /* the JavaScript handle still owns this struct */
+	uint8_t posted;              /* a message for it is queued or being delivered */
+	uint8_t readable;            /* JavaScript has not heard about the latest arrivals */
+	uint8_t joined;
+	ip4_addr_t group;
+	uint32_t dropped;            /* arrived with the queue full */
+	uint32_t unsent;             /* write() that lwIP had no memory or route for */
+};
+
+static void deliver(void *the, void *refcon, uint8_t *message, uint16_t length);
+
+static void maybe_free(struct udp_socket *u)
+{
+	if (!u->wrapped && !u->posted)
+		free(u);
+}
+
+static void schedule(struct udp_socket *u)
+{
+	if (!u->readable || !u->notify_set || u->posted)
+		return;
+	/* A full queue leaves readable set: the next datagram posts again. */
+	if (!modMessagePostToMachine(u->the, NULL, 0, deliver, u))
+		u->posted = 1;
+}
+
+static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t port)
+{
+	struct udp_socket *u = arg;
+	struct udp_datagram *d;
+	(void)pcb;
+	if (!u || u->count == UDP_QUEUE_MAX) {
+		if (u)
+			u->dropped++;
+		pbuf_free(p);
+		return;
+	}
+	d = &u->queue[(u->head + u->count) % UDP_QUEUE_MAX];
+	d->p = p;
+	ip4_addr_copy(d->from, *ip_2_ip4(addr));
+	d->port = port;
+	u->count++;
+	u->readable = 1;
+	schedule(u);
+}
+
+static void drop_head(struct udp_socket *u)
+{
+	pbuf_free(u->queue[u->head].p);
+	u->queue[u->head].p = NULL;
+	u->head = (uint8_t)((u->head + 1) % UDP_QUEUE_MAX);
+	u->count--;
+}
+
+static void socket_close(struct udp_socket *u)
+{
+	if (u->pcb) {
+		udp_remove(u->pcb);
+		u->pcb = NULL;
+	}
+	if (u->joined) {
+		igmp_leavegroup(IP4_ADDR_ANY4, &u->group);
+		u->joined = 0;
+	}
+	while (u->count)
+		drop_head(u);
+	u->readable = 0;
+}
+
+static void release_notify(struct udp_socket *u)
+{
+	xsMachine *the = u->the;
+	if (!u->notify_set)
+		return;
+	u->notify_set = 0;
+	xsForget(u->notify);
+}
+
+static void deliver(void *the, void *refcon, uint8_t *message, uint16_t length)
+{
+	struct udp_socket *u = refcon;
+	(void)the;
+	(void)message;
+	(void)length;
+	if (u->readable && u->notify_set && u->count) {
+		u->readable = 0;
+		xsBeginHost(u->the);
+		{
+			xsCallFunction1(u->notify, xsUndefined, xsInteger(u->count));
+			sim_run_promise_jobs(the);
+		}
+		xsEndHost(u->the);
+	}
+	u->posted = 0;
+	schedule(u);
+	maybe_free(u);
+}
+
+/* Collected: only a socket without a remembered notify gets here. */
+static void udp_socket_destructor(void *data)
+{
+	struct udp_socket *u = data;
+	if (!u)
+		return;
+	u->notify_set = 0; /* nothing remembered; no XS calls here */
+	socket_close(u);
+	u->wrapped = 0;
+	maybe_free(u);
+}
+
+static struct udp_socket *handle_arg(xsMachine *the, int open)
+{
+	struct udp_socket *u = xsGetHostDataValidate(xsArg(0), (void *)udp_socket_destructor);
+	if (open && (!u || !u->pcb))
+		xsUnknownError("udp: socket is closed");
+	return u;
+}
+
+static void address_arg(xsMachine *the, int index, ip4_addr_t *out, const char *what)
+{
+	char text[IP4ADDR_STRLEN_MAX];
+	xsToStringBuffer(xsArg(index), text, sizeof(text));
+	if (!socket_parse_ipv4(text, out))
+		xsRangeError("udp: %s is not an IPv4 address: %s", what, text);
+}
+
+/* xs_udp_open(notify, port, address, multicast, timeToLive) -> handle */
+void xs_udp_open(xsMachine *the)
+{
+	ip_addr_t local;
+	ip4_addr_t group;
+	int port = xsToInteger(xsArg(1));
+	int multicast = xsTypeOf(xsArg(3)) != xsUndefinedType;
+	struct udp_socket *u;
+	err_t err;
+
+	ip_addr_set_any(0, &local);
+	if (xsTypeOf(xsArg(2)) != xsUndefinedType)
+		address_arg(the, 2, ip_2_ip4(&local), "address");
+	if (port < 0 || port > 65535)
+		xsRangeError("udp: port %d out of range", port);
+	if (multicast) {
+		address_arg(the, 3, &group, "multicast");
+		if (!ip4_addr_ismulticast(&group))
+			xsRangeError("udp: multicast %s is not a multicast group", ip4addr_ntoa(&group));
+	}
+
+	xsResult = xsNewHostObject(udp_socket_destructor);
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		xsUnknownError("udp: no memory");
+	xsSetHostData(xsResult, u);
+	u->wrapped = 1;
+	u->the = the;
+	u->pcb = udp_new();
+	if (!u->pcb)
+		xsUnknownError("udp: no free socket (lwIP UDP_PCB pool)");
+	err = udp_bind(u->pcb, &local, (u16_t)port);
+	if (err != ERR_OK) {
+		socket_close(u);
+		if (err == ERR_USE)
+			xsUnknownError("udp: port %d in use", port);
+		xsUnknownError("udp: cannot bind port %d (lwIP error %d)", port, (int)err);
+	}
+	if (multicast) {
+		if (igmp_joingroup(IP4_ADDR_ANY4, &group) != ERR_OK) {
+			socket_close(u);
+			xsUnknownError("udp: cannot join %s", ip4addr_ntoa(&group));
+		}
+		u->joined = 1;
+		u->group = group;
+		udp_set_multicast_ttl(u->pcb, (u8_t)xsToInteger(xsArg(4)));
+	}
+	udp_recv(u->pcb, on_recv, u);
+	if (xsTypeOf(xsArg(0)) != xsUndefinedType) {
+		u->notify = xsArg(0);
+		u->notify_set = 1;
+		xsRemember(u->notify);
+	}
+}
+
+/* xs_udp_read(handle) -> ArrayBuffer with .address and .port, or undefined */
+void xs_udp_read(xsMachine *the)
+{
+	struct udp_socket *u = handle_arg(the, 1);
+	struct udp_datagram *d;
+	char text[IP4ADDR_STRLEN_MAX];
+	if (!u->count)
+		return;
+	d = &u->queue[u->head];
+	xsResult = xsArrayBuffer(NULL, d->p->tot_len);
+	pbuf_copy_partial(d->p, xsToArrayBuffer(xsResult), d->p->tot_len, 0);
+	ip4addr_ntoa_r(&d->from, text, sizeof(text));
+	xsSet(xsResult, xsID("address"), xsString(text));
+	xsSet(xsResult, xsID("port"), xsInteger(d->port));
+	/* Only once JavaScript holds a copy: a throw above keeps the datagram. */
+	drop_head(u);
+}
+
+/* xs_udp_write(handle, ArrayBuffer, offset, length, address, port) */
+void xs_udp_write(xsMachine *the)
+{
+	struct udp_socket *u = handle_arg(the, 1);
+	xsIntegerValue size = xsGetArrayBufferLength(xsArg(1));
+	xsIntegerValue offset = xsToInteger(xsArg(2));
+	xsIntegerValue length = xsToInteger(xsArg(3));
+	int port = xsToInteger(xsArg(5));
+	ip_addr_t to;
+	struct pbuf *p;
+	err_t err;
+
+	if (offset < 0 || length < 0 || offset > size || length > size - offset)
+		xsRangeError("udp: write outside the buffer");
+	if (length > UDP_PAYLOAD_MAX)
+		xsRangeError("udp: %d bytes do not fit one datagram", (int)length);
+	ip_addr_set_any(0, &to);
+	address_arg(the, 4, ip_2_ip4(&to), "address");
+	if (port < 1 || port > 65535)
+		xsRangeError("udp: port %d out of range", port);
+	p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)length, PBUF_RAM);
+	if (!p) {
+		/* Datagrams may be lost anyway; a full heap is one more way. */
+		u->unsent++;
+		return;
+	}
+	pbuf_take(p, (const uint8_t *)xsToArrayBuffer(xsArg(1)) + offset, (u16_t)length);
+	err = udp_sendto(u->pcb, p, &to, (u16_t)port);
+	pbuf_free(p);
+	if (err == ERR_RTE)
+		xsUnknownError("udp: no route to %s", ip4addr_ntoa(ip_2_ip4(&to)));
+	if (err != ERR_OK)
+		u->unsent++;
+}
+
+/* xs_udp_close(handle): idempotent */
+void xs_udp_close(xsMachine *the)
+{
+	struct udp_socket *u = handle_arg(the, 0);
+	if (!u)
+		return;
+	release_notify(u);
+	socket_close(u);
+}
+
+/* xs_udp_info(handle) -> { port, dropped, unsent } */
+void xs_udp_info(xsMachine *the)
+{
+	struct udp_socket *u = handle_arg(the, 1);
+	xsResult = xsNewObject();
+	xsSet(xsResult, xsID("port"), xsInteger(u->pcb->local_port));
+	xsSet(xsResult, xsID("dropped"), xsNumber(u->dropped));
+	xsSet(xsResult, xsID("unsent"), xsNumber(u->unsent));
+}

@@ -1,0 +1,96 @@
+/*
+ * embedded:io/socket/udp (ECMA-419) for the simulator, over lwIP's raw UDP
+ * API (udp.c). read() takes the oldest waiting datagram, an ArrayBuffer
+ * carrying its sender's address and port. A few datagrams wait at most;
+ * later ones are dropped and counted (dropped).
+ */
+type Handle = object;
+type Bytes = ArrayBuffer | ArrayBufferView;
+export type Datagram = ArrayBuffer & { address: string; port: number };
+
+const open = native("xs_udp_open") as (notify: ((count: number) => void) | undefined, port: number, address: string | undefined, multicast: string | undefined, ttl: number) => Handle;
+const read = native("xs_udp_read") as (handle: Handle) => Datagram | undefined;
+const write = native("xs_udp_write") as (handle: Handle, buffer: ArrayBuffer, offset: number, length: number, address: string, port: number) => void;
+const close = native("xs_udp_close") as (handle: Handle) => void;
+const info = native("xs_udp_info") as (handle: Handle) => { port: number; dropped: number; unsent: number };
+
+export interface Options {
+	port?: number;
+	address?: string;
+	multicast?: string;
+	timeToLive?: number;
+	onReadable?: (this: UDP, packets: number) => void;
+	onError?: (this: UDP) => void; // accepted; lwIP's raw UDP reports no errors
+	format?: "buffer";
+	target?: unknown;
+}
+
+function checkFormat(format: unknown): void {
+	if (format !== undefined && format !== "buffer")
+		throw new RangeError(`udp: format ${typeof format === "string" ? format : typeof format} (only "buffer")`);
+}
+
+export default class UDP {
+	#handle: Handle;
+	target: unknown;
+
+	constructor(options: Options) {
+		const { onReadable } = options;
+		checkFormat(options.format);
+		if (options.port !== undefined && !Number.isInteger(options.port))
+			throw new RangeError("udp: port must be an integer");
+		this.target = options.target;
+		// Holds `this` (and the handle): udp.c remembers it until close().
+		const notify = onReadable ? (count: number) => {
+			onReadable.call(this, count);
+		} : undefined;
+		this.#handle = open(notify, options.port ?? 0, options.address, options.multicast, options.timeToLive ?? 1);
+	}
+
+	get port(): number {
+		return info(this.#handle).port;
+	}
+
+	/* Not ECMA-419: datagrams lost to a full receive queue, and sends lwIP refused. */
+	get dropped(): number {
+		return info(this.#handle).dropped;
+	}
+
+	get unsent(): number {
+		return info(this.#handle).unsent;
+	}
+
+	get format(): "buffer" {
+		return "buffer";
+	}
+
+	set format(value: "buffer") {
+		checkFormat(value);
+	}
+
+	read(): Datagram | undefined {
+		return read(this.#handle);
+	}
+
+	write(data: Bytes, address: string, port: number): void {
+		let buffer: ArrayBuffer, offset = 0, length: number;
+		if (data instanceof ArrayBuffer) {
+			buffer = data;
+			length = data.byteLength;
+		}
+		else if (ArrayBuffer.isView(data) && data.buffer instanceof ArrayBuffer) {
+			buffer = data.buffer;
+			offset = data.byteOffset;
+			length = data.byteLength;
+		}
+		else
+			throw new TypeError("udp: needs an ArrayBuffer or a view of one");
+		if (!Number.isInteger(port))
+			throw new RangeError("udp: port must be an integer");
+		write(this.#handle, buffer, offset, length, address, port);
+	}
+
+	close(): void {
+		close(this.#handle);
+	}
+}
