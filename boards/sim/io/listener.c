@@ -6,8 +6,7 @@
  * ignores new SYNs and clients retry, rather than connections piling up or
  * a burst of clients being reset before JavaScript has even heard of them.
  */
-#include "router_host.h"
-#include "sim_xs_host.h"
+#include "io_notify.h"
 #include "socket_address.h"
 #include "tcp_socket.h"
 
@@ -19,33 +18,17 @@
 #define LISTENER_BACKLOG 8
 
 struct listener {
-	xsMachine *the;
-	xsSlot notify;              /* notify(count), remembered while notify_set */
+	struct io_notify notify;    /* notify(count) */
 	struct tcp_pcb *pcb;        /* the listening pcb; NULL once closed */
 	struct tcp_socket *queue[LISTENER_BACKLOG];
 	uint8_t head, count;
-	uint8_t notify_set;
-	uint8_t wrapped;            /* the JavaScript handle still owns this struct */
-	uint8_t posted;             /* a message for it is queued or being delivered */
-	uint8_t readable;           /* JavaScript has not heard about the latest arrivals */
 	uint16_t port;
 };
 
-static void deliver(void *the, void *refcon, uint8_t *message, uint16_t length);
-
 static void maybe_free(struct listener *l)
 {
-	if (!l->wrapped && !l->posted)
+	if (io_notify_unreferenced(&l->notify))
 		free(l);
-}
-
-static void schedule(struct listener *l)
-{
-	if (!l->readable || !l->notify_set || l->posted)
-		return;
-	/* A full queue leaves readable set: the next arrival posts again. */
-	if (!modMessagePostToMachine(l->the, NULL, 0, deliver, l))
-		l->posted = 1;
 }
 
 static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
@@ -57,7 +40,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	/* Anything but ERR_OK makes lwIP reset the new connection. */
 	if (!l || !l->pcb || l->count == LISTENER_BACKLOG)
 		return ERR_MEM;
-	s = tcp_socket_accepted(l->the, pcb);
+	s = tcp_socket_accepted(l->notify.the, pcb);
 	if (!s)
 		return ERR_MEM;
 #if TCP_LISTEN_BACKLOG
@@ -65,8 +48,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 #endif
 	l->queue[(l->head + l->count) % LISTENER_BACKLOG] = s;
 	l->count++;
-	l->readable = 1;
-	schedule(l);
+	io_notify_readable(&l->notify);
 	return ERR_OK;
 }
 
@@ -84,47 +66,23 @@ static void listener_stop(struct listener *l)
 		l->head = (uint8_t)((l->head + 1) % LISTENER_BACKLOG);
 		l->count--;
 	}
-	l->readable = 0;
+	l->notify.readable = 0;
 }
 
-static void release_notify(struct listener *l)
+static void deliver(void *owner)
 {
-	xsMachine *the = l->the;
-	if (!l->notify_set)
-		return;
-	l->notify_set = 0;
-	xsForget(l->notify);
-}
-
-static void deliver(void *the, void *refcon, uint8_t *message, uint16_t length)
-{
-	struct listener *l = refcon;
-	(void)the;
-	(void)message;
-	(void)length;
-	if (l->readable && l->notify_set && l->count) {
-		l->readable = 0;
-		xsBeginHost(l->the);
-		{
-			xsCallFunction1(l->notify, xsUndefined, xsInteger(l->count));
-			sim_run_promise_jobs(the);
-		}
-		xsEndHost(l->the);
-	}
-	l->posted = 0;
-	schedule(l);
+	struct listener *l = owner;
+	io_notify_deliver_count(&l->notify, l->count);
 	maybe_free(l);
 }
 
-/* Collected: only a listener without a remembered notify gets here. */
 static void listener_destructor(void *data)
 {
 	struct listener *l = data;
 	if (!l)
 		return;
-	l->notify_set = 0; /* nothing remembered; no XS calls here */
+	io_notify_collected(&l->notify);
 	listener_stop(l);
-	l->wrapped = 0;
 	maybe_free(l);
 }
 
@@ -158,8 +116,8 @@ void xs_listener_open(xsMachine *the)
 	if (!l)
 		xsUnknownError("listener: no memory");
 	xsSetHostData(xsResult, l);
-	l->wrapped = 1;
-	l->the = the;
+	io_notify_init(&l->notify, the, deliver, l);
+	l->notify.wrapped = 1;
 	pcb = tcp_new();
 	if (!pcb)
 		xsUnknownError("listener: no free connection (lwIP TCP_PCB pool)");
@@ -184,11 +142,7 @@ void xs_listener_open(xsMachine *the)
 	l->port = listening->local_port;
 	tcp_arg(listening, l);
 	tcp_accept(listening, on_accept);
-	if (xsTypeOf(xsArg(0)) != xsUndefinedType) {
-		l->notify = xsArg(0);
-		l->notify_set = 1;
-		xsRemember(l->notify);
-	}
+	io_notify_set(&l->notify, the, xsArg(0));
 }
 
 /* xs_listener_read(handle) -> TCP socket handle, or undefined */
@@ -215,6 +169,6 @@ void xs_listener_close(xsMachine *the)
 	struct listener *l = handle_arg(the, 0);
 	if (!l)
 		return;
-	release_notify(l);
+	io_notify_release(&l->notify);
 	listener_stop(l);
 }

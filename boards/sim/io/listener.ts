@@ -4,6 +4,7 @@
  * sockets without callbacks; give them some with new TCP({ from, ... }).
  */
 import TCP from "embedded:io/socket/tcp";
+import { checkFormat, checkPort, countNotify } from "sim/io-options";
 
 type Handle = object;
 
@@ -20,26 +21,17 @@ export interface Options {
 	target?: unknown;
 }
 
-function checkFormat(format: unknown): void {
-	if (format !== undefined && format !== "socket/tcp")
-		throw new RangeError(`listener: format ${typeof format === "string" ? format : typeof format} (only "socket/tcp")`);
-}
-
 export default class Listener {
 	#handle: Handle;
 	target: unknown;
 
 	constructor(options: Options) {
 		const { onReadable } = options;
-		checkFormat(options.format);
-		if (options.port !== undefined && !Number.isInteger(options.port))
-			throw new RangeError("listener: port must be an integer");
+		checkFormat("listener", options.format, "socket/tcp");
+		if (options.port !== undefined)
+			checkPort("listener", options.port);
 		this.target = options.target;
-		// Holds `this` (and the handle): listener.c remembers it until close().
-		const notify = onReadable ? (count: number) => {
-			onReadable.call(this, count);
-		} : undefined;
-		this.#handle = open(notify, options.port ?? 0, options.address ?? "");
+		this.#handle = open(countNotify(this, onReadable), options.port ?? 0, options.address ?? "");
 	}
 
 	get port(): number {
@@ -51,7 +43,7 @@ export default class Listener {
 	}
 
 	set format(value: "socket/tcp") {
-		checkFormat(value);
+		checkFormat("listener", value, "socket/tcp");
 	}
 
 	read(): TCP | undefined {

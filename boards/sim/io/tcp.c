@@ -16,8 +16,7 @@
  * handle, a queued message, or a pcb that is still sending what JavaScript
  * wrote before close(). The last one to let go frees it.
  */
-#include "router_host.h"
-#include "sim_xs_host.h"
+#include "io_notify.h"
 #include "socket_address.h"
 #include "tcp_socket.h"
 
@@ -45,8 +44,7 @@ enum { WHY_REFUSED = 1, WHY_RESET, WHY_TIMEOUT, WHY_ABORTED, WHY_PEER_CLOSED };
 #define TCP_POLL_INTERVAL 2
 
 struct tcp_socket {
-	xsMachine *the;
-	xsSlot notify;            /* notify(kind, value), remembered while notify_set */
+	struct io_notify notify;  /* notify(kind, value) */
 	struct tcp_pcb *pcb;      /* NULL once closed or once lwIP freed it (err callback) */
 	struct pbuf *rx;          /* received, not yet read, not yet acknowledged */
 	uint8_t *pending;         /* written by JavaScript, refused by lwIP for want of memory */
@@ -56,9 +54,6 @@ struct tcp_socket {
 	struct tcp_socket *blocked_next; /* on gBlocked while pending != NULL */
 	uint8_t events;
 	uint8_t why;
-	uint8_t notify_set;       /* JavaScript wants events */
-	uint8_t wrapped;          /* a JavaScript handle owns this struct */
-	uint8_t posted;           /* a message for this struct is queued or being delivered */
 	uint8_t lingering;        /* closed by JavaScript, pending bytes still to hand to lwIP */
 	uint8_t connected;
 	uint8_t eof;              /* the peer sent FIN */
@@ -76,11 +71,11 @@ static struct {
 } gStats;
 
 static void tcp_socket_destructor(void *data);
-static void deliver(void *the, void *refcon, uint8_t *message, uint16_t length);
+static void deliver(void *owner);
 
 static void maybe_free(struct tcp_socket *s)
 {
-	if (!s->wrapped && !s->posted && !s->lingering)
+	if (io_notify_unreferenced(&s->notify) && !s->lingering)
 		free(s);
 }
 
@@ -114,21 +109,9 @@ static uint16_t write_room(const struct tcp_socket *s)
 
 static void schedule(struct tcp_socket *s)
 {
-	uint8_t wanted = s->events & (s->notify_set ? 0xFF : EV_FLUSH);
-	if (!wanted || s->posted)
-		return;
 	/* A full queue leaves the events set; the next lwIP poll posts again. */
-	if (!modMessagePostToMachine(s->the, NULL, 0, deliver, s))
-		s->posted = 1;
-}
-
-static void release_notify(struct tcp_socket *s)
-{
-	xsMachine *the = s->the;
-	if (!s->notify_set)
-		return;
-	s->notify_set = 0;
-	xsForget(s->notify);
+	if (s->events & (s->notify.set ? 0xFF : EV_FLUSH))
+		io_notify_post(&s->notify);
 }
 
 static void unblock(struct tcp_socket *s)
@@ -197,7 +180,7 @@ static void socket_close(struct tcp_socket *s)
 	if (s->closed)
 		return;
 	s->closed = 1;
-	release_notify(s);
+	io_notify_release(&s->notify);
 	drop_rx(s);
 	s->events &= EV_FLUSH;
 	if (s->pcb && s->pending && !unread) {
@@ -233,50 +216,37 @@ static void flush_pending(struct tcp_socket *s)
 	}
 }
 
-static void call_notify(struct tcp_socket *s, int kind, int value)
+static void deliver(void *owner)
 {
-	xsBeginHost(s->the);
-	{
-		xsCallFunction2(s->notify, xsUndefined, xsInteger(kind), xsInteger(value));
-		sim_run_promise_jobs(the);
-	}
-	xsEndHost(s->the);
-}
-
-static void deliver(void *the, void *refcon, uint8_t *message, uint16_t length)
-{
-	struct tcp_socket *s = refcon;
-	(void)the;
-	(void)message;
-	(void)length;
+	struct tcp_socket *s = owner;
 	/* posted stays set while JavaScript runs: a close() and a collection in
 	   a callback must not free s under us. */
 	if (s->events & EV_FLUSH) {
 		s->events &= (uint8_t)~EV_FLUSH;
 		flush_pending(s);
 	}
-	for (int i = 0; i < TCP_EVENTS_PER_MESSAGE && s->notify_set && !s->closed && s->events; i++) {
+	for (int i = 0; i < TCP_EVENTS_PER_MESSAGE && s->notify.set && !s->closed && s->events; i++) {
 		if (s->events & EV_READABLE) {
 			s->events &= (uint8_t)~EV_READABLE;
 			if (rx_length(s))
-				call_notify(s, EV_READABLE, rx_length(s));
+				io_notify_call2(&s->notify, EV_READABLE, rx_length(s));
 		}
 		else if (s->events & EV_WRITABLE) {
 			s->events &= (uint8_t)~EV_WRITABLE;
 			if (write_room(s))
-				call_notify(s, EV_WRITABLE, write_room(s));
+				io_notify_call2(&s->notify, EV_WRITABLE, write_room(s));
 		}
 		else if (s->events & EV_ERROR) {
 			s->events &= (uint8_t)~EV_ERROR;
-			call_notify(s, EV_ERROR, s->why);
+			io_notify_call2(&s->notify, EV_ERROR, s->why);
 			/* Without a pcb nothing more can happen: let the object go. */
 			if (!s->pcb && !s->closed)
-				release_notify(s);
+				io_notify_release(&s->notify);
 		}
 		else
 			break;
 	}
-	s->posted = 0;
+	s->notify.posted = 0;
 	if (s->closed)
 		s->events &= EV_FLUSH;
 	schedule(s);
@@ -394,7 +364,7 @@ struct tcp_socket *tcp_socket_accepted(xsMachine *the, struct tcp_pcb *pcb)
 	struct tcp_socket *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->the = the;
+	io_notify_init(&s->notify, the, deliver, s);
 	s->connected = 1;
 	ip4_addr_copy(s->remote, *ip_2_ip4(&pcb->remote_ip));
 	s->remote_port = pcb->remote_port;
@@ -414,8 +384,8 @@ void tcp_socket_wrap(xsMachine *the, struct tcp_socket *s)
 {
 	xsResult = xsNewHostObject(tcp_socket_destructor);
 	xsSetHostData(xsResult, s);
-	s->wrapped = 1;
-	s->the = the;
+	s->notify.wrapped = 1;
+	s->notify.the = the;
 #if TCP_LISTEN_BACKLOG
 	/* Out of the listener's backlog (see listener.c); lwIP does it if the pcb went first. */
 	if (s->pcb)
@@ -423,15 +393,13 @@ void tcp_socket_wrap(xsMachine *the, struct tcp_socket *s)
 #endif
 }
 
-/* Collected: only a socket without a remembered notify can get here. */
 static void tcp_socket_destructor(void *data)
 {
 	struct tcp_socket *s = data;
 	if (!s)
 		return;
-	s->notify_set = 0; /* nothing remembered (see above); no XS calls here */
+	io_notify_collected(&s->notify);
 	socket_close(s);
-	s->wrapped = 0;
 	maybe_free(s);
 }
 
@@ -441,16 +409,6 @@ static struct tcp_socket *handle_arg(xsMachine *the, int open)
 	if (open && (!s || s->closed))
 		xsUnknownError("tcp: socket is closed");
 	return s;
-}
-
-static void set_notify(xsMachine *the, struct tcp_socket *s, int index)
-{
-	release_notify(s);
-	if (xsTypeOf(xsArg(index)) == xsUndefinedType)
-		return;
-	s->notify = xsArg(index);
-	s->notify_set = 1;
-	xsRemember(s->notify);
 }
 
 /* xs_tcp_connect(notify, address, port, nodelay) -> handle */
@@ -476,8 +434,8 @@ void xs_tcp_connect(xsMachine *the)
 	if (!s)
 		xsUnknownError("tcp: no memory");
 	xsSetHostData(xsResult, s);
-	s->wrapped = 1;
-	s->the = the;
+	io_notify_init(&s->notify, the, deliver, s);
+	s->notify.wrapped = 1;
 	s->closed = 1; /* until connected below, so a throw leaves only the handle to collect */
 	pcb = tcp_new();
 	if (!pcb)
@@ -494,7 +452,7 @@ void xs_tcp_connect(xsMachine *the)
 			err == ERR_RTE ? "no route" : err == ERR_MEM ? "no memory" : "lwIP refused");
 	}
 	s->closed = 0;
-	set_notify(the, s, 0);
+	io_notify_set(&s->notify, the, xsArg(0));
 }
 
 /*
@@ -518,8 +476,7 @@ void xs_tcp_adopt(xsMachine *the)
 	s = found;
 	if (!s || s->closed)
 		xsUnknownError("tcp: socket is closed");
-	set_notify(the, s, 1);
-	s->the = the;
+	io_notify_set(&s->notify, the, xsArg(1));
 	if (s->pcb && xsToBoolean(xsArg(2)))
 		tcp_nagle_disable(s->pcb);
 	if (s->rx)

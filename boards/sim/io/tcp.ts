@@ -7,6 +7,8 @@
  * as bytes are read, and a write past the offer throws instead of queueing
  * without bound.
  */
+import { checkFormat, checkPort } from "sim/io-options";
+
 type Handle = object;
 type Notify = (kind: number, value: number) => void;
 type Bytes = ArrayBuffer | ArrayBufferView;
@@ -54,11 +56,6 @@ function live(handle: Handle | undefined): Handle {
 	return handle;
 }
 
-function checkFormat(format: unknown): void {
-	if (format !== undefined && format !== "buffer")
-		throw new RangeError(`tcp: format ${typeof format === "string" ? format : typeof format} (only "buffer")`);
-}
-
 export default class TCP {
 	#handle: Handle | undefined;
 	#remote: [string, number] | undefined;
@@ -67,7 +64,7 @@ export default class TCP {
 	constructor(options: Options) {
 		const { onReadable, onWritable, onError } = options;
 		const nodelay = !!options.nodelay;
-		checkFormat(options.format);
+		checkFormat("tcp", options.format, "buffer");
 		this.target = options.target;
 		// The closure holds `this`, and so the handle: tcp.c remembers it while
 		// events can still come, so a socket with callbacks is never collected open.
@@ -99,9 +96,8 @@ export default class TCP {
 			throw new TypeError("tcp: needs address and port, or from");
 		if (options.address === undefined && !/^\d+\.\d+\.\d+\.\d+$/.test(address))
 			throw new RangeError("tcp: host names need DNS, which these sockets do not do; give an address");
-		if (!Number.isInteger(options.port))
-			throw new RangeError("tcp: port must be an integer");
-		this.#handle = connect(notify, address, options.port as number, nodelay);
+		checkPort("tcp", options.port);
+		this.#handle = connect(notify, address, options.port, nodelay);
 	}
 
 	get remoteAddress(): string | undefined {
@@ -121,7 +117,7 @@ export default class TCP {
 	}
 
 	set format(value: "buffer") {
-		checkFormat(value);
+		checkFormat("tcp", value, "buffer");
 	}
 
 	/* read(count?) -> ArrayBuffer or undefined; read(buffer) -> bytes copied into it */

@@ -5,8 +5,7 @@
  * receives into, so a reader that falls behind loses its own datagrams
  * (counted) instead of starving the router's ports.
  */
-#include "router_host.h"
-#include "sim_xs_host.h"
+#include "io_notify.h"
 #include "socket_address.h"
 
 #include "lwip/igmp.h"
@@ -26,36 +25,20 @@ struct udp_datagram {
 };
 
 struct udp_socket {
-	xsMachine *the;
-	xsSlot notify;               /* notify(count), remembered while notify_set */
+	struct io_notify notify;     /* notify(count) */
 	struct udp_pcb *pcb;         /* NULL once closed */
 	struct udp_datagram queue[UDP_QUEUE_MAX];
 	uint8_t head, count;
-	uint8_t notify_set;
-	uint8_t wrapped;             /* the JavaScript handle still owns this struct */
-	uint8_t posted;              /* a message for it is queued or being delivered */
-	uint8_t readable;            /* JavaScript has not heard about the latest arrivals */
 	uint8_t joined;
 	ip4_addr_t group;
 	uint32_t dropped;            /* arrived with the queue full */
 	uint32_t unsent;             /* write() that lwIP had no memory or route for */
 };
 
-static void deliver(void *the, void *refcon, uint8_t *message, uint16_t length);
-
 static void maybe_free(struct udp_socket *u)
 {
-	if (!u->wrapped && !u->posted)
+	if (io_notify_unreferenced(&u->notify))
 		free(u);
-}
-
-static void schedule(struct udp_socket *u)
-{
-	if (!u->readable || !u->notify_set || u->posted)
-		return;
-	/* A full queue leaves readable set: the next datagram posts again. */
-	if (!modMessagePostToMachine(u->the, NULL, 0, deliver, u))
-		u->posted = 1;
 }
 
 static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t port)
@@ -74,8 +57,7 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
 	ip4_addr_copy(d->from, *ip_2_ip4(addr));
 	d->port = port;
 	u->count++;
-	u->readable = 1;
-	schedule(u);
+	io_notify_readable(&u->notify);
 }
 
 static void drop_head(struct udp_socket *u)
@@ -98,47 +80,23 @@ static void socket_close(struct udp_socket *u)
 	}
 	while (u->count)
 		drop_head(u);
-	u->readable = 0;
+	u->notify.readable = 0;
 }
 
-static void release_notify(struct udp_socket *u)
+static void deliver(void *owner)
 {
-	xsMachine *the = u->the;
-	if (!u->notify_set)
-		return;
-	u->notify_set = 0;
-	xsForget(u->notify);
-}
-
-static void deliver(void *the, void *refcon, uint8_t *message, uint16_t length)
-{
-	struct udp_socket *u = refcon;
-	(void)the;
-	(void)message;
-	(void)length;
-	if (u->readable && u->notify_set && u->count) {
-		u->readable = 0;
-		xsBeginHost(u->the);
-		{
-			xsCallFunction1(u->notify, xsUndefined, xsInteger(u->count));
-			sim_run_promise_jobs(the);
-		}
-		xsEndHost(u->the);
-	}
-	u->posted = 0;
-	schedule(u);
+	struct udp_socket *u = owner;
+	io_notify_deliver_count(&u->notify, u->count);
 	maybe_free(u);
 }
 
-/* Collected: only a socket without a remembered notify gets here. */
 static void udp_socket_destructor(void *data)
 {
 	struct udp_socket *u = data;
 	if (!u)
 		return;
-	u->notify_set = 0; /* nothing remembered; no XS calls here */
+	io_notify_collected(&u->notify);
 	socket_close(u);
-	u->wrapped = 0;
 	maybe_free(u);
 }
 
@@ -184,8 +142,8 @@ void xs_udp_open(xsMachine *the)
 	if (!u)
 		xsUnknownError("udp: no memory");
 	xsSetHostData(xsResult, u);
-	u->wrapped = 1;
-	u->the = the;
+	io_notify_init(&u->notify, the, deliver, u);
+	u->notify.wrapped = 1;
 	u->pcb = udp_new();
 	if (!u->pcb)
 		xsUnknownError("udp: no free socket (lwIP UDP_PCB pool)");
@@ -206,11 +164,7 @@ void xs_udp_open(xsMachine *the)
 		udp_set_multicast_ttl(u->pcb, (u8_t)xsToInteger(xsArg(4)));
 	}
 	udp_recv(u->pcb, on_recv, u);
-	if (xsTypeOf(xsArg(0)) != xsUndefinedType) {
-		u->notify = xsArg(0);
-		u->notify_set = 1;
-		xsRemember(u->notify);
-	}
+	io_notify_set(&u->notify, the, xsArg(0));
 }
 
 /* xs_udp_read(handle) -> ArrayBuffer with .address and .port, or undefined */
@@ -272,7 +226,7 @@ void xs_udp_close(xsMachine *the)
 	struct udp_socket *u = handle_arg(the, 0);
 	if (!u)
 		return;
-	release_notify(u);
+	io_notify_release(&u->notify);
 	socket_close(u);
 }
 

@@ -4,6 +4,8 @@
  * carrying its sender's address and port. A few datagrams wait at most;
  * later ones are dropped and counted (dropped).
  */
+import { checkFormat, checkPort, countNotify } from "sim/io-options";
+
 type Handle = object;
 type Bytes = ArrayBuffer | ArrayBufferView;
 export type Datagram = ArrayBuffer & { address: string; port: number };
@@ -25,26 +27,17 @@ export interface Options {
 	target?: unknown;
 }
 
-function checkFormat(format: unknown): void {
-	if (format !== undefined && format !== "buffer")
-		throw new RangeError(`udp: format ${typeof format === "string" ? format : typeof format} (only "buffer")`);
-}
-
 export default class UDP {
 	#handle: Handle;
 	target: unknown;
 
 	constructor(options: Options) {
 		const { onReadable } = options;
-		checkFormat(options.format);
-		if (options.port !== undefined && !Number.isInteger(options.port))
-			throw new RangeError("udp: port must be an integer");
+		checkFormat("udp", options.format, "buffer");
+		if (options.port !== undefined)
+			checkPort("udp", options.port);
 		this.target = options.target;
-		// Holds `this` (and the handle): udp.c remembers it until close().
-		const notify = onReadable ? (count: number) => {
-			onReadable.call(this, count);
-		} : undefined;
-		this.#handle = open(notify, options.port ?? 0, options.address, options.multicast, options.timeToLive ?? 1);
+		this.#handle = open(countNotify(this, onReadable), options.port ?? 0, options.address, options.multicast, options.timeToLive ?? 1);
 	}
 
 	get port(): number {
@@ -65,7 +58,7 @@ export default class UDP {
 	}
 
 	set format(value: "buffer") {
-		checkFormat(value);
+		checkFormat("udp", value, "buffer");
 	}
 
 	read(): Datagram | undefined {
@@ -85,8 +78,7 @@ export default class UDP {
 		}
 		else
 			throw new TypeError("udp: needs an ArrayBuffer or a view of one");
-		if (!Number.isInteger(port))
-			throw new RangeError("udp: port must be an integer");
+		checkPort("udp", port);
 		write(this.#handle, buffer, offset, length, address, port);
 	}
 
