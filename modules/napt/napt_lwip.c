@@ -1,0 +1,237 @@
+/*
+ * NAPT on lwIP. The IPv4 input hook passes every packet from either port
+ * here: fragments are reassembled first (lwIP's own ip4_reass, bounded by
+ * IP_REASS_MAX_PBUFS), then napt_process() translates in place and lwIP's
+ * ip4_forward() sends the result on, fragmenting it again when it must.
+ * What ip4_forward() cannot do right after a translation is done here:
+ * time-exceeded and fragmentation-needed errors quote the packet as it
+ * arrived, and a hairpinned packet goes back out the port it came in on.
+ */
+#include "napt_lwip.h"
+#include "ports.h"
+
+#include "lwip/icmp.h"
+#include "lwip/inet_chksum.h"
+#include "lwip/ip4.h"
+#include "lwip/ip4_frag.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/sys.h"
+#include "lwip/prot/ip4.h"
+#include "lwip/timeouts.h"
+#include "lwip/udp.h"
+#include "lwip/priv/tcp_priv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TICK_MS 1000u
+/* IP header (with options) plus the 8 bytes an ICMP error quotes. */
+#define QUOTE_MAX (60 + 8)
+
+static void *gMemory;
+static int gRunning;
+static uint32_t gSeconds;
+static uint32_t gLastMs;
+static uint32_t gWanAddr, gLanAddr, gLanMask;
+
+static int bound_here(const ip_addr_t *local)
+{
+	return ip_addr_isany(local) || ip4_addr_get_u32(ip_2_ip4(local)) == gWanAddr;
+}
+
+static int tcp_list_has(struct tcp_pcb *pcb, uint16_t port)
+{
+	for (; pcb; pcb = pcb->next)
+		if (pcb->local_port == port && bound_here(&pcb->local_ip))
+			return 1;
+	return 0;
+}
+
+/* Whether the router itself uses this port on its WAN address. */
+static int local_port(uint8_t proto, uint16_t port)
+{
+	if (proto == NAPT_PROTO_UDP) {
+		for (struct udp_pcb *pcb = udp_pcbs; pcb; pcb = pcb->next)
+			if (pcb->local_port == port && bound_here(&pcb->local_ip))
+				return 1;
+		return 0;
+	}
+	if (proto == NAPT_PROTO_TCP) {
+		for (struct tcp_pcb_listen *l = tcp_listen_pcbs.listen_pcbs; l; l = l->next)
+			if (l->local_port == port && bound_here(&l->local_ip))
+				return 1;
+		return tcp_list_has(tcp_active_pcbs, port) || tcp_list_has(tcp_tw_pcbs, port) || tcp_list_has(tcp_bound_pcbs, port);
+	}
+	return 0;
+}
+
+static void tick(void *arg)
+{
+	uint32_t ms = sys_now();
+	(void)arg;
+	/* Whole seconds since the last tick, however late the tick ran. */
+	while (ms - gLastMs >= 1000u) {
+		gLastMs += 1000u;
+		gSeconds++;
+	}
+	napt_tick(gSeconds);
+	sys_timeout(TICK_MS, tick, NULL);
+}
+
+uint32_t napt_lwip_now(void)
+{
+	return gSeconds;
+}
+
+int napt_lwip_running(void)
+{
+	return gRunning;
+}
+
+int napt_lwip_start(const struct napt_config *config)
+{
+	size_t size = napt_memory_size(config);
+	if (gRunning || !size)
+		return -1;
+	gMemory = malloc(size);
+	if (!gMemory)
+		return -1;
+	if (napt_init(config, gMemory)) {
+		free(gMemory);
+		gMemory = NULL;
+		return -1;
+	}
+	napt_set_local_port_fn(local_port);
+	gSeconds = 1;   /* 0 would read as "long ago" nowhere, but 1 keeps it obvious */
+	gLastMs = sys_now();
+	sys_timeout(TICK_MS, tick, NULL);
+	gRunning = 1;
+	return 0;
+}
+
+/* Follow the ports' addresses; a new WAN address ends every flow (they named the old one). */
+static void follow_addresses(struct netif *wan, struct netif *lan)
+{
+	uint32_t w = ip4_addr_get_u32(netif_ip4_addr(wan));
+	uint32_t l = ip4_addr_get_u32(netif_ip4_addr(lan));
+	uint32_t m = ip4_addr_get_u32(netif_ip4_netmask(lan));
+	struct napt_addresses a;
+	if (w == gWanAddr && l == gLanAddr && m == gLanMask)
+		return;
+	if (w != gWanAddr && gWanAddr)
+		napt_flush();
+	gWanAddr = w;
+	gLanAddr = l;
+	gLanMask = m;
+	a.wan_addr = w;
+	a.lan_addr = l;
+	a.lan_mask = m;
+	napt_set_addresses(&a);
+}
+
+/* Send a hairpinned packet back into the LAN: what ip4_forward() would do. */
+static void send_back(struct pbuf *p, struct netif *lan)
+{
+	uint8_t *ip = p->payload;
+	ip4_addr_t dst;
+	uint32_t sum;
+	ip[8]--;   /* TTL > 1 was checked before translation */
+	sum = (uint32_t)(ip[10] << 8 | ip[11]) + 0x100u;
+	sum = (sum & 0xffffu) + (sum >> 16);
+	ip[10] = (uint8_t)(sum >> 8);
+	ip[11] = (uint8_t)sum;
+	memcpy(&dst.addr, ip + 16, 4);
+	if (lan->mtu && p->tot_len > lan->mtu)
+		ip4_frag(p, lan, &dst);
+	else
+		lan->output(lan, p, &dst);
+}
+
+static int is_icmp_error(const uint8_t *ip, uint16_t ihl, uint16_t len)
+{
+	uint8_t type;
+	if (ip[9] != IP_PROTO_ICMP || len < ihl + 1)
+		return 0;
+	type = ip[ihl];
+	return type == ICMP_DUR || type == ICMP_SQ || type == ICMP_TE || type == ICMP_PP;
+}
+
+int napt_lwip_input(struct pbuf *p, struct netif *inp)
+{
+	struct netif *wan = router_port_netif(ROUTER_PORT_WAN);
+	struct netif *lan = router_port_netif(ROUTER_PORT_LAN);
+	struct netif *out;
+	enum napt_dir dir;
+	enum napt_verdict verdict;
+	uint8_t *ip = p->payload;
+	uint8_t quote[QUOTE_MAX];
+	uint16_t ihl, saved = 0;
+	int ttl_expired, too_big;
+
+	if (!gRunning || !wan || !lan)
+		return 0;
+	if (inp == lan) {
+		dir = NAPT_OUTBOUND;
+		out = wan;
+	}
+	else if (inp == wan) {
+		dir = NAPT_INBOUND;
+		out = lan;
+	}
+	else
+		return 0;
+	follow_addresses(wan, lan);
+	if (p->len < IP_HLEN)
+		return 0;   /* lwIP drops it */
+	ihl = (uint16_t)((ip[0] & 15u) * 4u);
+	if (ihl < IP_HLEN || ihl > p->len)
+		return 0;
+
+	if ((ip[6] << 8 | ip[7]) & (IP_OFFMASK | IP_MF)) {
+		/* ip4_reass() trusts the header: check it first, as ip4_input() would. */
+		struct pbuf *whole;
+		if (inet_chksum(ip, ihl) != 0)
+			return 0;
+		whole = ip4_reass(p);
+		if (whole)
+			ip4_input(whole, inp);   /* comes back through this hook in one piece */
+		return 1;
+	}
+
+	ttl_expired = ip[8] <= 1;
+	too_big = (ip[6] & (IP_DF >> 8)) && out->mtu && p->tot_len > out->mtu;
+	if (ttl_expired || too_big) {
+		/* Rare: keep the header as it came, for the error we may owe its sender. */
+		saved = (uint16_t)(ihl + 8u <= p->len ? ihl + 8u : p->len);
+		memcpy(quote, ip, saved);
+	}
+
+	verdict = napt_process(ip, p->len, p->tot_len, dir, gSeconds);
+	switch (verdict) {
+	case NAPT_PASS:
+		return 0;
+	case NAPT_DROP:
+		pbuf_free(p);
+		return 1;
+	case NAPT_FORWARD:
+	case NAPT_HAIRPIN:
+		break;
+	}
+	if (saved) {
+		memcpy(ip, quote, saved);
+		if (ttl_expired) {
+			if (!is_icmp_error(ip, ihl, p->len))
+				icmp_time_exceeded(p, ICMP_TE_TTL);
+		}
+		else
+			icmp_dest_unreach(p, ICMP_DUR_FRAG);
+		pbuf_free(p);
+		return 1;
+	}
+	if (verdict == NAPT_FORWARD)
+		return 0;   /* ip4_forward() routes it by its new destination */
+	send_back(p, lan);
+	pbuf_free(p);
+	return 1;
+}
