@@ -9,33 +9,10 @@ import { Router } from "router";
 import type { WanConfig } from "config";
 import { parseAddress, parseHostCidr, parseUnicast, sameSubnet } from "ipv4";
 import { PRODUCT, VERSION } from "version";
-
-export class CommandError extends Error {}
-
-interface Command {
-	name: string;
-	usage: string[];
-	summary: string;
-	detail?: string[];
-	run(args: string[], router: Router, print: (line: string) => void): void;
-}
-
-function fail(message: string): never {
-	throw new CommandError(message);
-}
-
-function expectCount(command: string, args: string[], min: number, max: number, usage: string): void {
-	if (args.length < min)
-		fail(`${command}: missing argument (usage: ${usage})`);
-	if (args.length > max)
-		fail(`${command}: too many arguments (usage: ${usage})`);
-}
-
-function checked<T>(where: string, parsed: { ok: true; value: T } | { ok: false; error: string }): T {
-	if (!parsed.ok)
-		fail(`${where}: ${parsed.error}`);
-	return parsed.value;
-}
+import { CommandError, checked, expectCount, fail } from "command";
+import type { Command } from "command";
+import { natLanProblems } from "nat-config";
+import { SET_NAT_USAGE, dmzCommand, forwardCommand, natConfigLines, setNat, showForwards, showNat } from "nat-commands";
 
 function formatUptime(ms: number): string {
 	let s = Math.floor(ms / 1000);
@@ -76,6 +53,8 @@ function showConfig(router: Router, print: (line: string) => void): void {
 		print("set wan dhcp");
 	else
 		print(`set wan static ${c.wan.address}/${c.wan.prefix} ${c.wan.gateway}${c.wan.dns.length ? " " + c.wan.dns.join(" ") : ""}`);
+	for (const line of natConfigLines(router))
+		print(line);
 	print(`# ${router.describeSaved()}`);
 }
 
@@ -87,7 +66,8 @@ function showMemory(print: (line: string) => void): void {
 		print(`  ${pool.name.padEnd(14)}${String(pool.used).padStart(5)}${String(pool.max).padStart(7)}${String(pool.available).padStart(7)}${String(pool.errors).padStart(8)}`);
 }
 
-const SHOW_TOPICS = ["status", "interfaces", "config", "version", "memory"];
+const SHOW_TOPICS = ["status", "interfaces", "config", "version", "memory", "nat", "nat flows", "forwards"];
+const SHOW_USAGE = "show status|interfaces|config|version|memory|nat|forwards";
 
 function parseWan(args: string[], router: Router): WanConfig {
 	const usage = "set wan dhcp | set wan static <ip/len> <gateway> [dns [dns]]";
@@ -135,13 +115,14 @@ const commands: Command[] = [
 				return;
 			}
 			for (const command of commands)
-				print(`  ${command.usage[0].padEnd(46)} ${command.summary}`);
+				print(`  ${(command.synopsis ?? command.usage[0]).padEnd(46)} ${command.summary}`);
 			print("Type help <command> for details.");
 		},
 	},
 	{
 		name: "show",
-		usage: ["show status|interfaces|config|version|memory"],
+		usage: ["show status|interfaces|config|version|memory", "show nat [flows [n]]", "show forwards"],
+		synopsis: "show status|interfaces|config|nat|forwards|...",
 		summary: "show the router's state",
 		detail: [
 			"status      addresses, uptime and whether the configuration is saved",
@@ -149,9 +130,21 @@ const commands: Command[] = [
 			"config      the running configuration, as the commands that make it",
 			"version     firmware version and board",
 			"memory      XS heap and lwIP pools in use",
+			"nat         the translation table: flows, timeouts, counters, drops",
+			"nat flows   the first n flows (20 unless given, up to 10000)",
+			"forwards    port forwards (static and UPnP) and the DMZ host",
 		],
 		run(args, router, print) {
-			expectCount("show", args, 1, 1, "show status|interfaces|config|version|memory");
+			expectCount("show", args, 1, Infinity, SHOW_USAGE);
+			if (args[0] === "nat") {
+				showNat(args.slice(1), router, print);
+				return;
+			}
+			if (args[0] === "forwards") {
+				showForwards(args.slice(1), router, print);
+				return;
+			}
+			expectCount("show", args, 1, 1, SHOW_USAGE);
 			switch (args[0]) {
 			case "status": showStatus(router, print); break;
 			case "interfaces": showInterfaces(router, print); break;
@@ -164,15 +157,22 @@ const commands: Command[] = [
 	},
 	{
 		name: "set",
-		usage: ["set wan dhcp", "set wan static <ip/len> <gateway> [dns [dns]]", "set lan <ip/len>"],
-		summary: "change the WAN or LAN address",
+		usage: ["set wan dhcp", "set wan static <ip/len> <gateway> [dns [dns]]", "set lan <ip/len>", ...SET_NAT_USAGE],
+		synopsis: "set wan|lan|nat ...",
+		summary: "change the WAN or LAN address, or NAT settings",
 		detail: [
 			"set wan ... applies at once; set lan ... applies after save and restart.",
-			"Either is lost at restart unless saved.",
+			"set nat filtering and set nat timeout apply at once; set nat flows (the",
+			"table size, 16 to 32768) after save and restart.",
+			"filtering adf (the default): only hosts a LAN host has sent to may reach",
+			"its mapping; eif: any host may (endpoint-independent).",
+			"Timeouts below the RFC minimums (udp 120, tcp 7440, tcp-transitory 240,",
+			"icmp 60 seconds) need force.",
+			"Every change is lost at restart unless saved.",
 		],
 		run(args, router, print) {
 			if (!args.length)
-				fail("set: missing argument (set wan ... or set lan ...)");
+				fail("set: missing argument (set wan ..., set lan ... or set nat ...)");
 			if (args[0] === "wan") {
 				const wan = parseWan(args.slice(1), router);
 				router.setWan(wan);
@@ -188,13 +188,20 @@ const commands: Command[] = [
 					if (sameSubnet(w, l, Math.min(cidr.prefix, wan.prefix)))
 						fail(`set lan: ${cidr.address}/${cidr.prefix} overlaps the WAN ${wan.address}/${wan.prefix}`);
 				}
+				const stranded = natLanProblems(router.running.nat, cidr);
+				if (stranded.length)
+					fail(`set lan: ${stranded[0]} (change or remove it first)`);
 				router.setLan(cidr.address, cidr.prefix);
 				print(`lan: ${cidr.address}/${cidr.prefix} (applies after save and restart)`);
 			}
+			else if (args[0] === "nat")
+				setNat(args.slice(1), router, print);
 			else
-				fail(`set: unknown setting '${args[0]}' (wan or lan)`);
+				fail(`set: unknown setting '${args[0]}' (wan, lan or nat)`);
 		},
 	},
+	forwardCommand,
+	dmzCommand,
 	{
 		name: "save",
 		usage: ["save"],

@@ -6,6 +6,8 @@
  */
 import Preference from "preference";
 import { parseAddress, parseHostCidr, parseUnicast, sameSubnet } from "ipv4";
+import { natDefaults, validateNat } from "nat-config";
+import type { NatConfig } from "nat-config";
 
 export interface LanConfig {
 	address: string;
@@ -16,10 +18,15 @@ export type WanConfig =
 	| { mode: "dhcp" }
 	| { mode: "static"; address: string; prefix: number; gateway: string; dns: string[] };
 
+/*
+ * version stays 1 while sections are only added: a configuration saved
+ * before a section existed loads with that section's defaults.
+ */
 export interface RouterConfig {
 	version: 1;
 	lan: LanConfig;
 	wan: WanConfig;
+	nat: NatConfig;
 }
 
 const DOMAIN = "router";
@@ -30,6 +37,7 @@ export function defaults(): RouterConfig {
 		version: 1,
 		lan: { address: "192.168.4.1", prefix: 24 },
 		wan: { mode: "dhcp" },
+		nat: natDefaults(),
 	};
 }
 
@@ -48,7 +56,11 @@ function checkCidr(where: string, address: unknown, prefix: unknown): string | u
 	return parsed.ok ? undefined : `${where}: ${parsed.error}`;
 }
 
-/* Every problem with a candidate configuration; empty when it is good. */
+/*
+ * Every problem with a candidate configuration; empty when it is good. A
+ * missing nat section is not a problem (saved before NAT existed); load()
+ * fills in its defaults.
+ */
 export function validate(value: unknown): string[] {
 	const problems: string[] = [];
 	if (!isObject(value))
@@ -57,12 +69,15 @@ export function validate(value: unknown): string[] {
 		problems.push(`unknown version ${String(value.version)}`);
 	const lan = value.lan;
 	const wan = value.wan;
+	let goodLan: LanConfig | undefined;
 	if (!isObject(lan))
 		problems.push("lan: missing");
 	else {
 		const problem = checkCidr("lan", lan.address, lan.prefix);
 		if (problem)
 			problems.push(problem);
+		else
+			goodLan = { address: String(lan.address), prefix: Number(lan.prefix) };
 	}
 	if (!isObject(wan))
 		problems.push("wan: missing");
@@ -101,6 +116,8 @@ export function validate(value: unknown): string[] {
 		if (l.ok && w.ok && sameSubnet(l.value, w.value, widest))
 			problems.push("lan and wan subnets overlap");
 	}
+	if (value.nat !== undefined)
+		problems.push(...validateNat(value.nat, goodLan));
 	return problems;
 }
 
@@ -132,7 +149,8 @@ export function load(): Loaded {
 	const problems = validate(parsed);
 	if (problems.length)
 		return { config: defaults(), saved: false, warning: `configuration rejected (${problems.join("; ")}); using defaults` };
-	return { config: parsed as RouterConfig, saved: true };
+	const config = parsed as Omit<RouterConfig, "nat"> & { nat?: NatConfig };
+	return { config: { ...config, nat: config.nat ?? natDefaults() }, saved: true };
 }
 
 export function save(config: RouterConfig): void {

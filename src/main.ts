@@ -1,5 +1,5 @@
 /*
- * Boot: configuration, ports, banner, console.
+ * Boot: configuration, NAT, ports, banner, console.
  */
 import Platform from "platform";
 import * as Config from "config";
@@ -15,6 +15,7 @@ const console = new LineConsole(Platform.consoleEcho, (line) => {
 });
 router.print = (line) => { console.notify(line); };
 router.onRestart = () => { console.hold(); };
+const natWarnings = router.startNat();
 
 console.print("");
 console.print(`${PRODUCT} ${VERSION} (${Platform.name}: ${Platform.description})`);
@@ -22,6 +23,8 @@ for (const warning of Platform.bootWarnings())
 	console.print(`warning: ${warning}`);
 if (loaded.warning)
 	console.print(`warning: ${loaded.warning}`);
+for (const warning of natWarnings)
+	console.print(`warning: ${warning}`);
 router.start();
 const lan = router.status("lan");
 console.print(`lan  ${Router.cidr(lan)} on ${lan.device} (${lan.mac})`);

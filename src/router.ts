@@ -10,6 +10,7 @@ import Platform from "platform";
 import * as Config from "config";
 import type { RouterConfig, WanConfig } from "config";
 import { netmaskToPrefix, prefixToNetmask } from "ipv4";
+import { Nat } from "nat";
 
 export type Print = (line: string) => void;
 
@@ -18,6 +19,8 @@ export class Router {
 	/* The LAN settings the ports actually carry (running.lan may be pending). */
 	activeLan: RouterConfig["lan"];
 	saved: RouterConfig | undefined;
+	/* NAPT: its table, and changes to running.nat. */
+	readonly nat: Nat;
 	/* Where announcements go (the console). */
 	print: Print = () => undefined;
 	/* Called just before the platform reboots. */
@@ -29,6 +32,12 @@ export class Router {
 		this.running = loaded.config;
 		this.activeLan = { ...loaded.config.lan };
 		this.saved = loaded.saved ? Config.clone(loaded.config) : undefined;
+		this.nat = new Nat(() => this.running.nat);
+	}
+
+	/* Before the ports come up, so no packet crosses untranslated; returns warnings for the console. */
+	startNat(): string[] {
+		return this.nat.start();
 	}
 
 	start(): void {

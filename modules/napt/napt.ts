@@ -1,0 +1,134 @@
+/*
+ * The "napt" module: the control plane's view of the translation table
+ * (napt.h). Started once at boot with its pool size fixed; after that only
+ * filtering, timeouts, forwards and the DMZ host change. Addresses cross as
+ * dotted text; times are seconds.
+ */
+export type Proto = "tcp" | "udp" | "icmp";
+export type ForwardProto = "tcp" | "udp";
+/* adf: address-dependent filtering (the default); eif: endpoint-independent. */
+export type Filtering = "adf" | "eif";
+export type TimeoutName = "udp" | "tcp" | "tcp-transitory" | "icmp";
+export type Origin = "static" | "upnp";
+export type ForwardResult = "ok" | "refreshed" | "conflict" | "full" | "invalid";
+
+export interface Timeouts {
+	udp: number;
+	tcp: number;
+	tcpTransitory: number;
+	icmp: number;
+}
+
+export interface StartConfig {
+	/* flow pool size, 16 .. 32768 */
+	flows?: number;
+	/* forward pool size (static and UPnP together), 1 .. 1024 */
+	forwards?: number;
+	filtering?: Filtering;
+	timeouts?: Partial<Timeouts>;
+}
+
+export interface Drops {
+	malformed: number;
+	checksum: number;
+	unsolicited: number;
+	filtered: number;
+	tableFull: number;
+	noPort: number;
+	notSyn: number;
+	icmpError: number;
+	unsupported: number;
+}
+
+export interface Stats {
+	capacity: number;
+	inUse: { tcp: number; udp: number; icmp: number };
+	peak: number;
+	created: number;
+	expired: number;
+	evicted: number;
+	translated: { out: number; in: number };
+	hairpinned: number;
+	icmpErrors: number;
+	passed: number;
+	dropped: Drops;
+	bytesPerFlow: number;
+	filtering: Filtering;
+	timeouts: Timeouts;
+}
+
+export interface Flow {
+	proto: Proto;
+	/* TCP state name; "" for UDP and ICMP */
+	state: string;
+	replied: boolean;
+	forwarded: boolean;
+	inside: string;
+	insidePort: number;
+	/* the external port, or the ICMP query id */
+	externalPort: number;
+	remote: string;
+	remotePort: number;
+	idle: number;
+	expiresIn: number;
+}
+
+export interface ForwardSpec {
+	proto: ForwardProto;
+	externalPort: number;
+	/* last external port of a range; externalPort when absent */
+	externalEnd?: number;
+	address: string;
+	port: number;
+	/* only this remote host may use it; absent or "" for any */
+	remote?: string;
+	/* who asked for it (UPnP); absent or "" for the console */
+	owner?: string;
+	/* seconds; absent or 0 for a permanent forward */
+	lease?: number;
+	description?: string;
+	origin?: Origin;
+}
+
+export interface Forward {
+	proto: ForwardProto;
+	externalPort: number;
+	externalEnd: number;
+	address: string;
+	port: number;
+	remote: string;
+	owner: string;
+	/* seconds left; 0 for a permanent forward */
+	leaseLeft: number;
+	description: string;
+	origin: Origin;
+}
+
+const start = native("xs_napt_start") as (config: StartConfig) => boolean;
+const running = native("xs_napt_running") as () => boolean;
+const setFiltering = native("xs_napt_set_filtering") as (filtering: Filtering) => void;
+const setTimeout = native("xs_napt_set_timeout") as (name: TimeoutName, seconds: number) => void;
+const stats = native("xs_napt_stats") as () => Stats;
+const flows = native("xs_napt_flows") as (max: number) => Flow[];
+const forwardAdd = native("xs_napt_forward_add") as (forward: ForwardSpec) => ForwardResult;
+const forwardRemove = native("xs_napt_forward_remove") as (proto: ForwardProto, externalPort: number) => "ok" | "not-found";
+const forwards = native("xs_napt_forwards") as () => Forward[];
+const setDmz = native("xs_napt_set_dmz") as (address: string) => void;
+const dmz = native("xs_napt_dmz") as () => string;
+const generation = native("xs_napt_generation") as () => number;
+
+const Napt = Object.freeze({
+	start,
+	running,
+	setFiltering,
+	setTimeout,
+	stats,
+	flows,
+	forwardAdd,
+	forwardRemove,
+	forwards,
+	setDmz,
+	dmz,
+	generation,
+});
+export default Napt;

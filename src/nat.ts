@@ -1,0 +1,115 @@
+/*
+ * NAPT as the router runs it: started from the configuration at boot, and
+ * every later change made both to the running configuration (so save keeps
+ * it) and to the table. If the table could not start (no memory for its
+ * pool) the configuration still changes, so the owner can fix it and save.
+ */
+import Napt from "napt";
+import type { Forward, ForwardProto, TimeoutName } from "napt";
+import type { Filtering, ForwardConfig, NatConfig } from "nat-config";
+import { TIMEOUT_RULES, forwardText } from "nat-config";
+
+export class Nat {
+	#config: () => NatConfig;
+	/* Whether the table runs (Napt.start succeeded at boot). */
+	running = false;
+	/* The pool size the table was started with; a changed config.flows waits for a restart. */
+	readonly activeFlows: number;
+
+	constructor(config: () => NatConfig) {
+		this.#config = config;
+		this.activeFlows = config().flows;
+	}
+
+	/* Start the table with the saved forwards and DMZ host; the warnings, if any, for the console. */
+	start(): string[] {
+		const c = this.#config();
+		try {
+			this.running = Napt.start({ flows: c.flows, filtering: c.filtering, timeouts: c.timeouts });
+		}
+		catch (e) {
+			return [`nat did not start (${e instanceof Error ? e.message : String(e)}); packets are forwarded untranslated`];
+		}
+		if (!this.running)
+			return [`nat did not start (no memory for ${c.flows} flows?); packets are forwarded untranslated`];
+		const warnings: string[] = [];
+		for (const f of c.forwards) {
+			const result = Napt.forwardAdd({ ...f, origin: "static" });
+			if (result !== "ok")
+				warnings.push(`forward ${forwardText(f)} not installed (${result})`);
+		}
+		if (c.dmz)
+			Napt.setDmz(c.dmz);
+		return warnings;
+	}
+
+	flowsPending(): boolean {
+		return this.#config().flows !== this.activeFlows;
+	}
+
+	setFlows(flows: number): void {
+		this.#config().flows = flows;
+	}
+
+	setFiltering(filtering: Filtering): void {
+		this.#config().filtering = filtering;
+		if (this.running)
+			Napt.setFiltering(filtering);
+	}
+
+	setTimeout(name: TimeoutName, seconds: number): void {
+		const rule = TIMEOUT_RULES.find((r) => r.name === name);
+		if (!rule)
+			throw new RangeError(`no timeout ${name}`);
+		this.#config().timeouts[rule.key] = seconds;
+		if (this.running)
+			Napt.setTimeout(name, seconds);
+	}
+
+	/*
+	 * Add static forwards, all or none: the reason when the table refuses
+	 * one (the ones already added are taken out again), else undefined.
+	 */
+	addForwards(forwards: ForwardConfig[]): string | undefined {
+		const added: ForwardConfig[] = [];
+		if (this.running)
+			for (const f of forwards) {
+				const result = Napt.forwardAdd({ ...f, origin: "static" });
+				if (result !== "ok") {
+					for (const a of added)
+						Napt.forwardRemove(a.proto, a.externalPort);
+					return result === "full" ? "no room for more forwards" : `${forwardText(f)}: ${result}`;
+				}
+				added.push(f);
+			}
+		this.#config().forwards.push(...forwards);
+		return undefined;
+	}
+
+	/* Remove the forward on (proto, externalPort), static or UPnP; false when there is none. */
+	removeForward(proto: ForwardProto, externalPort: number): boolean {
+		const config = this.#config();
+		const index = config.forwards.findIndex((f) => f.proto === proto && f.externalPort === externalPort);
+		const removed = this.running && Napt.forwardRemove(proto, externalPort) === "ok";
+		if (index >= 0)
+			config.forwards.splice(index, 1);
+		return removed || index >= 0;
+	}
+
+	setDmz(address: string): void {
+		this.#config().dmz = address;
+		if (this.running)
+			Napt.setDmz(address);
+	}
+
+	/* Every forward in force: the table's (UPnP ones too), or the configured ones when it is off. */
+	forwards(): Forward[] {
+		if (this.running)
+			return Napt.forwards();
+		return this.#config().forwards.map((f) => ({ ...f, remote: "", owner: "", leaseLeft: 0, origin: "static" }));
+	}
+
+	dmz(): string {
+		return this.running ? Napt.dmz() : this.#config().dmz;
+	}
+}
