@@ -33,7 +33,7 @@ const cases = [
 	["bad dns server", "set wan static 198.51.100.7/24 198.51.100.1 1.2.3", /^error: set wan static: dns: '1\.2\.3' is not an IPv4 address/],
 	["overlapping subnets", "set lan 198.51.100.9/24", /^error: set lan: 198\.51\.100\.9\/24 overlaps the WAN 198\.51\.100\.60\/24$/],
 	["unknown wan mode", "set wan pppoe", /^error: set wan: unknown mode 'pppoe' \(dhcp or static\)$/],
-	["unknown setting", "set dmz 1.2.3.4", /^error: set: unknown setting 'dmz' \(wan or lan\)$/],
+	["unknown setting", "set dmz 1.2.3.4", /^error: set: unknown setting 'dmz' \(wan, lan or nat\)$/],
 	["show without topic", "show", /^error: show: missing argument/],
 	["unknown show topic", "show everything", /^error: show: unknown topic 'everything'/],
 	["extra argument", "save please", /^error: save: too many arguments \(usage: save\)$/],
