@@ -16,6 +16,9 @@ packages=(
   iproute2 iputils-ping                           # the bench: namespaces, ping
   dnsmasq-base                                    # the ISP's DHCP/DNS server (no system service)
   python3                                         # test peers
+  curl iperf3 traceroute                          # NAPT: peers in far (HTTP, throughput, hops)
+  coturn                                          # NAPT: turnserver as STUN, turnutils_natdiscovery
+  valgrind                                        # memory checks of the C
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
@@ -26,7 +29,21 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Packages that ship a daemon (iperf3, coturn) must not start it: the tests
+  # run their own servers inside namespaces. iperf3 asks; invoke-rc.d obeys a
+  # policy-rc.d that says no (only ours, only for this install).
+  echo "iperf3 iperf3/start_daemon boolean false" | debconf-set-selections
+  policy=/usr/sbin/policy-rc.d
+  own_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    own_policy=1
+  fi
+  status=0
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+  [ -z "$own_policy" ] || rm -f "$policy"
+  [ "$status" = 0 ] || exit "$status"
 fi
 
 # npm packages, exactly as locked.

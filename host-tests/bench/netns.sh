@@ -2,7 +2,12 @@
 # The test bench's network: namespaces made here and removed here.
 #   rtr  the simulator's own namespace; it creates its TAP ports there
 #   lan  a home PC: the LAN TAP port, 192.168.4.2/24, default route via the router
-#   wan  the ISP: the WAN TAP port, 198.51.100.1/24, dnsmasq serving DHCP and DNS
+#   wan  the ISP: the WAN TAP port, 198.51.100.1/24, dnsmasq serving DHCP and DNS;
+#        it routes between the router and far
+#   far  a peer on the Internet: 203.0.113.10, .11 and .12/24 on a veth pair
+#        to wan (203.0.113.1), default route via wan. Nothing routes
+#        192.168.4.0/24 back from wan or far: without NAPT, replies to the
+#        LAN host are lost.
 #
 #   netns.sh up          create the namespaces (removes leftovers first)
 #   netns.sh attach      wait for the simulator's TAP ports in rtr, move them
@@ -14,7 +19,7 @@ set -euo pipefail
 STATE=${BENCH_STATE:-/tmp/natbridge-bench}
 WAN_TAP=${WAN_TAP:-rtr-wan}
 LAN_TAP=${LAN_TAP:-rtr-lan}
-NAMESPACES="rtr lan wan"
+NAMESPACES="rtr lan wan far"
 
 down() {
   if [ -f "$STATE/dnsmasq.pid" ]; then
@@ -37,6 +42,17 @@ up() {
     ip netns add "$ns"
     ip -n "$ns" link set lo up
   done
+
+  # far, one hop behind the ISP.
+  ip link add wan-far netns wan type veth peer name far-wan netns far
+  ip -n wan addr add 203.0.113.1/24 dev wan-far
+  ip -n wan link set wan-far up
+  for a in 203.0.113.10 203.0.113.11 203.0.113.12; do
+    ip -n far addr add "$a/24" dev far-wan
+  done
+  ip -n far link set far-wan up
+  ip -n far route add default via 203.0.113.1
+  ip netns exec wan sysctl -qw net.ipv4.ip_forward=1
 }
 
 wait_for_tap() {

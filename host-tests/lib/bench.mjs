@@ -16,6 +16,12 @@ const NETNS = path.join(TOP, "host-tests/bench/netns.sh");
 export const ROUTER_LAN = "192.168.4.1";
 export const LAN_HOST = "192.168.4.2";
 export const ISP_GATEWAY = "198.51.100.1";
+// far, a peer on the Internet behind the ISP (bench/netns.sh): three
+// addresses on one host, and the ISP's side of the link.
+export const FAR_HOST = "203.0.113.10";
+export const FAR_ALT = "203.0.113.11";
+export const FAR_THIRD = "203.0.113.12";
+export const FAR_GATEWAY = "203.0.113.1";
 
 const PROMPT = "router> ";
 
@@ -143,6 +149,75 @@ export async function startBench({ prefs, main = "main", attach = true, waitForP
 		return child;
 	};
 
+	// A process in a namespace with everything it printed kept from the
+	// start (a line printed between two waits is not lost), bounded waits on
+	// that output, and a bounded stop.
+	bench.track = (ns, argv) => {
+		const child = bench.spawn(ns, argv);
+		const tracked = { child, argv, stdout: "", stderr: "" };
+		child.stdout.setEncoding("utf8");
+		child.stderr.setEncoding("utf8");
+		child.stdout.on("data", (chunk) => { tracked.stdout += chunk; });
+		child.stderr.on("data", (chunk) => { tracked.stderr += chunk; });
+		child.stdin.on("error", () => {}); // writing to one that has exited
+		tracked.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
+		tracked.output = () => `${argv.join(" ")}\n--- stdout:\n${tracked.stdout}\n--- stderr:\n${tracked.stderr}`;
+		// Resolve with the match once `regex` matches stdout (or stderr).
+		tracked.waitFor = async (regex, ms = 5000, { stream = "stdout" } = {}) => {
+			const deadline = Date.now() + ms;
+			for (;;) {
+				const match = regex.exec(stream === "stderr" ? tracked.stderr : tracked.stdout);
+				if (match)
+					return match;
+				if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline)
+					throw new Error(`no ${regex} ${Date.now() > deadline ? `within ${ms} ms` : "before it exited"} from ${tracked.output()}`);
+				await sleep(25);
+			}
+		};
+		tracked.write = (text) => child.stdin.write(text);
+		tracked.stop = async (ms = 3000) => {
+			if (child.exitCode === null && child.signalCode === null) {
+				child.kill("SIGTERM");
+				const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+				await tracked.exited;
+				clearTimeout(timer);
+			}
+		};
+		return tracked;
+	};
+
+	// Wait until a socket in `ns` listens on address:port ("tcp" or "udp");
+	// a wildcard address counts.
+	bench.waitListening = async (ns, proto, address, port, ms = 5000) => {
+		const deadline = Date.now() + ms;
+		const wanted = new Set([`${address}:${port}`, `0.0.0.0:${port}`, `*:${port}`]);
+		let last = "";
+		for (;;) {
+			const result = await run("ip", ["netns", "exec", ns, "ss", "-Hln", proto === "udp" ? "-u" : "-t"], { timeout: 5000 });
+			last = result.stdout;
+			for (const line of last.split("\n"))
+				if (wanted.has(line.trim().split(/\s+/)[3]))
+					return;
+			if (Date.now() > deadline)
+				throw new Error(`nothing listens on ${proto} ${address}:${port} in ${ns} within ${ms} ms:\n${last}`);
+			await sleep(50);
+		}
+	};
+
+	// A server in a namespace, once it listens; killed by stop() at the latest.
+	bench.serve = async (ns, argv, { proto = "tcp", address, port, timeout = 5000 }) => {
+		const tracked = bench.track(ns, argv);
+		const outcome = await Promise.race([
+			bench.waitListening(ns, proto, address, port, timeout).then(() => "listening", (e) => e.message),
+			tracked.exited.then((code) => `exited (${code}) before listening on ${proto} ${address}:${port}`),
+		]);
+		if (outcome !== "listening") {
+			await tracked.stop();
+			throw new Error(`${outcome}\n${tracked.output()}`);
+		}
+		return tracked;
+	};
+
 	bench.startSim = async () => {
 		const child = spawn("ip", ["netns", "exec", "rtr", SIM, "--wan", "rtr-wan", "--lan", "rtr-lan", "--prefs", bench.prefs, "--main", main], { stdio: ["pipe", "pipe", "pipe"] });
 		bench.sim = child;
@@ -213,6 +288,10 @@ export async function startBench({ prefs, main = "main", attach = true, waitForP
 		throw e;
 	}
 	return bench;
+}
+
+export function sleep(ms) {
+	return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function execFileSyncQuiet(cmd, argv) {
