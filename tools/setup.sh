@@ -19,6 +19,7 @@ packages=(
   curl iperf3 traceroute                          # NAPT: peers in far (HTTP, throughput, hops)
   coturn                                          # NAPT: turnserver as STUN, turnutils_natdiscovery
   valgrind                                        # memory checks of the C
+  clang-14 libfuzzer-14-dev                       # fuzzing harnesses (npm run fuzz)
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
