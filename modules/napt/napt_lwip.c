@@ -148,6 +148,42 @@ static void send_back(struct pbuf *p, struct netif *lan)
 		lan->output(lan, p, &dst);
 }
 
+/*
+ * Fragmentation needed and DF set, with the next-hop MTU in the second half
+ * of the ICMP header (RFC 1191 section 4, RFC 1812 5.2.7.1): lwIP's
+ * icmp_dest_unreach() leaves it 0, and hosts then fall back to their
+ * minimum instead of the MTU that fits. Quotes the header and 8 bytes.
+ */
+static void frag_needed(struct pbuf *p, uint16_t mtu)
+{
+	const uint8_t *ip = p->payload;
+	uint16_t quote = (uint16_t)((ip[0] & 15u) * 4u + 8u);
+	struct pbuf *q;
+	struct netif *netif;
+	ip4_addr_t to;
+	uint8_t *icmp;
+	uint16_t sum;
+	if (quote > p->tot_len)
+		quote = p->tot_len;
+	q = pbuf_alloc(PBUF_IP, (u16_t)(8u + quote), PBUF_RAM);
+	if (!q)
+		return;
+	icmp = q->payload;
+	memset(icmp, 0, 8);
+	icmp[0] = ICMP_DUR;
+	icmp[1] = ICMP_DUR_FRAG;
+	icmp[6] = (uint8_t)(mtu >> 8);
+	icmp[7] = (uint8_t)mtu;
+	pbuf_copy_partial(p, icmp + 8, quote, 0);
+	sum = inet_chksum(icmp, q->len);
+	memcpy(icmp + 2, &sum, 2);
+	memcpy(&to.addr, ip + 12, 4);
+	netif = ip4_route(&to);
+	if (netif)
+		ip4_output_if(q, NULL, &to, ICMP_TTL, 0, IP_PROTO_ICMP, netif);
+	pbuf_free(q);
+}
+
 static int is_icmp_error(const uint8_t *ip, uint16_t ihl, uint16_t len)
 {
 	uint8_t type;
@@ -166,7 +202,7 @@ int napt_lwip_input(struct pbuf *p, struct netif *inp)
 	enum napt_verdict verdict;
 	uint8_t *ip = p->payload;
 	uint8_t quote[QUOTE_MAX];
-	uint16_t ihl, saved = 0;
+	uint16_t ihl, datagram_len, saved = 0;
 	int ttl_expired, too_big;
 
 	if (!gRunning || !wan || !lan)
@@ -187,6 +223,16 @@ int napt_lwip_input(struct pbuf *p, struct netif *inp)
 	ihl = (uint16_t)((ip[0] & 15u) * 4u);
 	if (ihl < IP_HLEN || ihl > p->len)
 		return 0;
+	/*
+	 * Trim Ethernet padding now, as ip4_input() does only after this hook:
+	 * ip4_reass() takes a fragment's data as the whole pbuf past the header,
+	 * so a padded fragment would put the padding inside the datagram.
+	 */
+	datagram_len = (uint16_t)(ip[2] << 8 | ip[3]);
+	if (datagram_len < ihl || datagram_len > p->tot_len)
+		return 0;   /* lwIP drops it */
+	if (datagram_len < p->tot_len)
+		pbuf_realloc(p, datagram_len);
 
 	if ((ip[6] << 8 | ip[7]) & (IP_OFFMASK | IP_MF)) {
 		/* ip4_reass() trusts the header: check it first, as ip4_input() would. */
@@ -225,7 +271,7 @@ int napt_lwip_input(struct pbuf *p, struct netif *inp)
 				icmp_time_exceeded(p, ICMP_TE_TTL);
 		}
 		else
-			icmp_dest_unreach(p, ICMP_DUR_FRAG);
+			frag_needed(p, out->mtu);
 		pbuf_free(p);
 		return 1;
 	}

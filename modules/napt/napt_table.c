@@ -153,7 +153,8 @@ static uint32_t finish(uint32_t h)
 	return h & napt_t.bucket_mask;
 }
 
-uint32_t napt_hash_out(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint32_t rem_addr, uint16_t rem_port)
+/* Inlined into the per-packet lookups; napt_hash_out()/napt_hash_in() for everyone else. */
+static inline uint32_t hash_out(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint32_t rem_addr, uint16_t rem_port)
 {
 	uint32_t h = mix(napt_t.config.hash_seed, in_addr);
 	h = mix(h, rem_addr);
@@ -161,11 +162,21 @@ uint32_t napt_hash_out(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint32
 	return finish(h);
 }
 
-uint32_t napt_hash_in(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint16_t rem_port)
+static inline uint32_t hash_in(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint16_t rem_port)
 {
 	uint32_t h = mix(napt_t.config.hash_seed ^ 0x1u, rem_addr);
 	h = mix(h, ((uint32_t)ext_port << 16 | rem_port) ^ ((uint32_t)proto << 8));
 	return finish(h);
+}
+
+uint32_t napt_hash_out(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint32_t rem_addr, uint16_t rem_port)
+{
+	return hash_out(proto, in_addr, in_port, rem_addr, rem_port);
+}
+
+uint32_t napt_hash_in(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint16_t rem_port)
+{
+	return hash_in(proto, ext_port, rem_addr, rem_port);
 }
 
 static uint32_t hash_map(uint8_t proto, uint32_t in_addr, uint16_t in_port)
@@ -238,7 +249,7 @@ static void expire(struct napt_flow *f)
 
 struct napt_flow *napt_lookup_out(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint32_t rem_addr, uint16_t rem_port, uint32_t now)
 {
-	uint16_t i = napt_t.out_heads[napt_hash_out(proto, in_addr, in_port, rem_addr, rem_port)];
+	uint16_t i = napt_t.out_heads[hash_out(proto, in_addr, in_port, rem_addr, rem_port)];
 	while (i != NAPT_NIL) {
 		struct napt_flow *f = &napt_t.flows[i];
 		if (f->in_addr == in_addr && f->rem_addr == rem_addr && f->in_port == in_port && f->rem_port == rem_port && f->proto == proto) {
@@ -255,7 +266,7 @@ struct napt_flow *napt_lookup_out(uint8_t proto, uint32_t in_addr, uint16_t in_p
 
 struct napt_flow *napt_lookup_in(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint16_t rem_port, uint32_t now)
 {
-	uint16_t i = napt_t.in_heads[napt_hash_in(proto, ext_port, rem_addr, rem_port)];
+	uint16_t i = napt_t.in_heads[hash_in(proto, ext_port, rem_addr, rem_port)];
 	while (i != NAPT_NIL) {
 		struct napt_flow *f = &napt_t.flows[i];
 		if (f->rem_addr == rem_addr && f->ext_port == ext_port && f->rem_port == rem_port && f->proto == proto) {

@@ -2,7 +2,8 @@
  * The per-packet path: check the IPv4 header, find or make the flow, and
  * rewrite addresses, ports and ICMP query ids in place with incremental
  * checksum updates (RFC 1624). ICMP errors are translated with the header
- * they quote (RFC 5508). Every field is read and written byte by byte.
+ * they quote (RFC 5508). Fields are read and written byte by byte or with
+ * memcpy: nothing assumes alignment.
  */
 #include "napt_table.h"
 
@@ -69,27 +70,67 @@ static uint16_t sum16(const uint8_t *p, uint32_t n)
 	return (uint16_t)s;
 }
 
-/* RFC 1624 eqn. 3 terms: ~m + m' for each word that changes. */
+/*
+ * Incremental updates (RFC 1624 eqn. 3) are done in the host's byte order:
+ * one's complement sums do not depend on it (RFC 1071 section 2(B)), so
+ * checksum fields, addresses and ports are loaded and stored as they lie
+ * in the packet (memcpy: no alignment assumed) and never byte-swapped.
+ */
 static uint32_t delta32(uint32_t old, uint32_t new_)
 {
-	uint8_t o[4], n[4];
-	memcpy(o, &old, 4);
-	memcpy(n, &new_, 4);
-	return (uint32_t)(uint16_t)~rd16(o) + (uint16_t)~rd16(o + 2) + rd16(n) + rd16(n + 2);
+	return (uint32_t)(uint16_t)~old + (uint16_t)~(old >> 16) + (new_ & 0xffffu) + (new_ >> 16);
 }
 
+/* Ports in wire order (see wire16()). */
 static uint32_t delta16(uint16_t old, uint16_t new_)
 {
 	return (uint32_t)(uint16_t)~old + new_;
 }
 
+/* A host-order port as it lies in the packet, loaded natively. */
+static uint16_t wire16(uint16_t v)
+{
+	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+	uint16_t w;
+	memcpy(&w, b, 2);
+	return w;
+}
+
 /* HC' = ~(~HC + delta) */
 static void csum_apply(uint8_t *field, uint32_t delta)
 {
-	uint32_t s = (uint32_t)(uint16_t)~rd16(field) + delta;
+	uint16_t c;
+	uint32_t s;
+	memcpy(&c, field, 2);
+	s = (uint32_t)(uint16_t)~c + delta;
 	s = (s & 0xffffu) + (s >> 16);
 	s = (s & 0xffffu) + (s >> 16);
-	wr16(field, (uint16_t)~s);
+	c = (uint16_t)~s;
+	memcpy(field, &c, 2);
+}
+
+/*
+ * Whether an IP header (a multiple of 4 bytes, at most 60) sums to 0xffff:
+ * 32-bit words in host order added into 64 bits, then folded. The usual
+ * 20 bytes unrolled.
+ */
+static uint32_t word(const uint8_t *p)
+{
+	uint32_t w;
+	memcpy(&w, p, 4);
+	return w;
+}
+
+static int header_ok(const uint8_t *p, uint32_t n)
+{
+	uint64_t s = (uint64_t)word(p) + word(p + 4) + word(p + 8) + word(p + 12) + word(p + 16);
+	for (uint32_t i = 20; i < n; i += 4)
+		s += word(p + i);
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	s = (s & 0xffffu) + (s >> 16);
+	return s == 0xffffu;
 }
 
 /* A zero UDP checksum means "none" and stays zero; a computed zero is sent as 0xffff. */
@@ -112,7 +153,7 @@ static void csum_fill(uint8_t *field, const uint8_t *start, uint32_t n)
  * Rewrite the source (which 0) or destination (which 1) address and port of
  * a TCP, UDP or ICMP query packet, with every checksum that covers them.
  */
-static void rewrite(struct pkt *k, int which, uint32_t addr, uint16_t port)
+static inline __attribute__((always_inline)) void rewrite(struct pkt *k, int which, uint32_t addr, uint16_t port)
 {
 	uint32_t *a = which ? &k->dst : &k->src;
 	uint16_t *p = which ? &k->dport : &k->sport;
@@ -121,15 +162,15 @@ static void rewrite(struct pkt *k, int which, uint32_t addr, uint16_t port)
 	wr32(k->ip + (which ? 16 : 12), addr);
 	switch (k->proto) {
 	case NAPT_PROTO_TCP:
-		csum_apply(k->l4 + 16, da + delta16(*p, port));
+		csum_apply(k->l4 + 16, da + delta16(wire16(*p), wire16(port)));
 		wr16(k->l4 + (which ? 2 : 0), port);
 		break;
 	case NAPT_PROTO_UDP:
-		udp_csum_apply(k->l4 + 6, da + delta16(*p, port));
+		udp_csum_apply(k->l4 + 6, da + delta16(wire16(*p), wire16(port)));
 		wr16(k->l4 + (which ? 2 : 0), port);
 		break;
 	default:   /* ICMP query: the id, no pseudo-header */
-		csum_apply(k->l4 + 2, delta16(*p, port));
+		csum_apply(k->l4 + 2, delta16(wire16(*p), wire16(port)));
 		wr16(k->l4 + 4, port);
 		k->sport = k->dport = port;
 		break;
@@ -292,7 +333,7 @@ static enum napt_verdict inbound(struct pkt *k, uint32_t now)
  * RFC 4787 REQ-9) and send it back into the LAN. Otherwise it is for the
  * router itself.
  */
-static enum napt_verdict hairpin(struct pkt *k, uint32_t now)
+static __attribute__((noinline, cold)) enum napt_verdict hairpin(struct pkt *k, uint32_t now)
 {
 	enum napt_verdict v;
 	if (k->proto != NAPT_PROTO_TCP && k->proto != NAPT_PROTO_UDP)
@@ -394,7 +435,7 @@ static enum napt_verdict icmp_error(struct pkt *k, int inbound_dir, uint32_t now
 		csum_apply(q + 10, da);
 		wr32(quoted_field, new_quoted);
 
-		dq = delta16(old_port, new_port);
+		dq = delta16(wire16(old_port), wire16(new_port));
 		if (qproto == NAPT_PROTO_UDP) {
 			udp_csum_apply(ql4 + 6, da + dq);
 			wr16(ql4 + port_at, new_port);
@@ -418,7 +459,8 @@ static enum napt_verdict icmp_error(struct pkt *k, int inbound_dir, uint32_t now
 	return NAPT_FORWARD;
 }
 
-static enum napt_verdict icmp_outbound(struct pkt *k, uint32_t now)
+/* ICMP and hairpinning are off the TCP/UDP fast path: kept out of line. */
+static __attribute__((noinline, cold)) enum napt_verdict icmp_outbound(struct pkt *k, uint32_t now)
 {
 	uint8_t type = k->l4[0];
 	if (type == ICMP_ECHO) {
@@ -431,7 +473,7 @@ static enum napt_verdict icmp_outbound(struct pkt *k, uint32_t now)
 	return drop(NAPT_DROP_UNSUPPORTED);
 }
 
-static enum napt_verdict icmp_inbound(struct pkt *k, uint32_t now)
+static __attribute__((noinline, cold)) enum napt_verdict icmp_inbound(struct pkt *k, uint32_t now)
 {
 	uint8_t type = k->l4[0];
 	struct napt_flow *f;
@@ -467,7 +509,7 @@ enum napt_verdict napt_process(uint8_t *ip, uint16_t len, uint16_t tot_len, enum
 	k.dlen = rd16(ip + 2);
 	if (k.ihl < 20 || k.ihl > len || k.dlen < k.ihl || k.dlen > tot_len)
 		return drop(NAPT_DROP_MALFORMED);
-	if (sum16(ip, k.ihl) != 0xffffu)
+	if (!header_ok(ip, k.ihl))
 		return drop(NAPT_DROP_MALFORMED);
 	k.len = len < k.dlen ? len : k.dlen;
 	k.proto = ip[9];

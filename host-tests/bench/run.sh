@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# npm run bench: the NAPT per-packet cost (DESIGN.md section 8, issue 3).
+#
+# Builds host-tests/bench/napt_bench.c with the NAPT core, its lwIP glue and
+# lwIP at -O2 -g (as the simulator), then for 64, 1024, 4096 and 16384 live
+# UDP flows measures
+#   - instructions per translated packet, outbound and inbound: valgrind
+#     callgrind, counting only inside the calls to napt_process() (through
+#     the wrappers bench_out/bench_in, whose own instructions are subtracted);
+#   - ns per packet: a native run, the same loop minus a loop that only
+#     prepares the packets (best of five);
+#   - the same for the whole lwIP path per forwarded packet (ip4_input with
+#     the input hook, NAPT, routing, forwarding, the netif's output);
+#   - bytes per flow: the flow table and its four indexes over the flows.
+# Prints Markdown and writes it to docs/bench/napt.md. Never fails on a
+# missed target (tests do not assert on performance); fails if the bench
+# itself does (a packet not translated).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+
+SIZES=${NAPT_BENCH_SIZES:-"64 1024 4096 16384"}
+COUNT_PACKETS=${NAPT_BENCH_COUNT_PACKETS:-200000}     # under callgrind, core
+LWIP_COUNT_PACKETS=${NAPT_BENCH_LWIP_COUNT_PACKETS:-100000}
+TIME_PACKETS=${NAPT_BENCH_TIME_PACKETS:-2000000}      # native, core
+LWIP_TIME_PACKETS=${NAPT_BENCH_LWIP_TIME_PACKETS:-1000000}
+OUT=docs/bench/napt.md
+BUILD=build/bench
+
+for tool in valgrind callgrind_annotate make cc; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (bash tools/setup.sh installs it)" >&2; exit 1; }
+done
+
+echo "bench: building $BUILD/napt_bench" >&2
+make -s -f host-tests/bench/napt_bench.mk BUILD="$BUILD" -j"$(nproc)"
+bench="$BUILD/napt_bench"
+
+# Instructions per call inside napt_process()/ip4_input(): inclusive cost of
+# the wrapper minus its own, over the calls it made (packets / 2).
+per_call() {   # file function calls
+  local inc self
+  inc=$(callgrind_annotate --inclusive=yes --auto=no --threshold=100 "$1" | awk -v f=":$2 " 'index($0, f) { gsub(",", "", $1); print $1; exit }')
+  self=$(callgrind_annotate --auto=no --threshold=100 "$1" | awk -v f=":$2 " 'index($0, f) { gsub(",", "", $1); print $1; exit }')
+  [ -n "$inc" ] && [ -n "$self" ] || { echo "bench: no callgrind cost for $2 in $1" >&2; exit 1; }
+  awk -v i="$inc" -v s="$self" -v c="$3" 'BEGIN { printf "%.0f", (i - s) / c }'
+}
+
+field() {   # "k=v k=v" key
+  tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'
+}
+
+callgrind() {   # out-file toggles... -- args
+  local file=$1; shift
+  local toggles=()
+  while [ "$1" != "--" ]; do toggles+=("--toggle-collect=$1"); shift; done
+  shift
+  valgrind --tool=callgrind --callgrind-out-file="$file" "${toggles[@]}" "$bench" "$@" 2>"$file.log" \
+    || { echo "bench: $bench $* failed under callgrind:" >&2; tail -5 "$file.log" >&2; exit 1; }
+}
+
+declare -A R
+for n in $SIZES; do
+  echo "bench: $n flows" >&2
+  cg="$BUILD/callgrind.core.$n"
+  callgrind "$cg" bench_out bench_in -- core "$n" "$COUNT_PACKETS" count >/dev/null
+  R[$n,out]=$(per_call "$cg" bench_out $((COUNT_PACKETS / 2)))
+  R[$n,in]=$(per_call "$cg" bench_in $((COUNT_PACKETS / 2)))
+  line=$("$bench" core "$n" "$TIME_PACKETS" time | tr '\n' ' ')
+  R[$n,ns_out]=$(field "$line" ns_out)
+  R[$n,ns_in]=$(field "$line" ns_in)
+  R[$n,bpf]=$(field "$line" bytes_per_flow)
+  R[$n,mem]=$(field "$line" memory)
+
+  cg="$BUILD/callgrind.lwip.$n"
+  callgrind "$cg" lwip_out lwip_in -- lwip "$n" "$LWIP_COUNT_PACKETS" count >/dev/null
+  R[$n,lout]=$(per_call "$cg" lwip_out $((LWIP_COUNT_PACKETS / 2)))
+  R[$n,lin]=$(per_call "$cg" lwip_in $((LWIP_COUNT_PACKETS / 2)))
+  line=$("$bench" lwip "$n" "$LWIP_TIME_PACKETS" time | tr '\n' ' ')
+  R[$n,lns_out]=$(field "$line" ns_out)
+  R[$n,lns_in]=$(field "$line" ns_in)
+done
+
+sizes=($SIZES)
+first=${sizes[0]}
+last=${sizes[${#sizes[@]}-1]}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+r_out=$(ratio "${R[$last,out]}" "${R[$first,out]}")
+r_in=$(ratio "${R[$last,in]}" "${R[$first,in]}")
+worst=0
+max_bpf=0
+for n in $SIZES; do
+  for d in out in; do [ "${R[$n,$d]}" -gt "$worst" ] && worst=${R[$n,$d]}; done
+  [ "${R[$n,bpf]}" -gt "$max_bpf" ] && max_bpf=${R[$n,bpf]}
+done
+met() { if [ "$1" = 1 ]; then echo "met"; else echo "**not met**"; fi; }
+flat_ok=$(awk -v a="$r_out" -v b="$r_in" 'BEGIN { print (a <= 1.3 && b <= 1.3) ? 1 : 0 }')
+instr_ok=$([ "$worst" -le 250 ] && echo 1 || echo 0)
+bytes_ok=$([ "$max_bpf" -le 32 ] && echo 1 || echo 0)
+
+cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain -- modules/napt modules/lwip-hooks host-tests/bench 2>/dev/null | head -1)
+[ -n "$dirty" ] && rev="$rev + uncommitted changes"
+
+{
+  echo "# NAPT benchmark"
+  echo
+  echo "\`npm run bench\` (host-tests/bench/run.sh), $(date -u +%Y-%m-%d), commit $rev, $(uname -m), $cpu, $(cc --version | head -1)."
+  echo
+  echo "Live UDP flows (distinct inside hosts and ports, random remotes); packets to flows picked"
+  echo "uniformly at random (fixed seed), each outbound packet followed by its inbound reply;"
+  echo "48-byte UDP datagrams. Built -O2 -g as the simulator. *Instructions*: valgrind callgrind,"
+  echo "only inside \`napt_process()\` (inclusive), $COUNT_PACKETS packets. *ns*: native run, the loop"
+  echo "minus the same loop preparing the packets without translating them, best of 5, $TIME_PACKETS packets"
+  echo "(wall time on a shared machine: indicative only). *Bytes/flow*: the flow pool and its four"
+  echo "hash indexes over the pool size (\`napt_stats.bytes_per_flow\`)."
+  echo
+  echo "## NAPT (napt_process)"
+  echo
+  echo "| flows | NAPT instr/pkt out | in | ns/pkt out | in | bytes/flow | table memory (with 64 forwards) |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|"
+  for n in $SIZES; do
+    echo "| $n | ${R[$n,out]} | ${R[$n,in]} | ${R[$n,ns_out]} | ${R[$n,ns_in]} | ${R[$n,bpf]} | ${R[$n,mem]} B |"
+  done
+  echo
+  echo "## lwIP forwarding + NAPT (whole path per forwarded packet)"
+  echo
+  echo "\`ip4_input()\` on the receiving netif: the input hook, NAPT, lwIP's header checks, routing,"
+  echo "\`ip4_forward()\`, the out netif's output (a counter here, no Ethernet) and \`pbuf_free()\`."
+  echo "Not counted: allocating and filling the pbuf (the driver's work). ns exclude \`pbuf_free()\`"
+  echo "(the baseline loop frees too)."
+  echo
+  echo "| flows | lwIP+NAPT instr/pkt out | in | ns/pkt out | in |"
+  echo "|---:|---:|---:|---:|---:|"
+  for n in $SIZES; do
+    echo "| $n | ${R[$n,lout]} | ${R[$n,lin]} | ${R[$n,lns_out]} | ${R[$n,lns_in]} |"
+  done
+  echo
+  echo "## For comparison: esp-lwip NAPT (DESIGN.md section 6)"
+  echo
+  echo "Linear scan over a most-recently-used list; callgrind on x86-64, UDP, flows picked uniformly,"
+  echo "out and in alternating; lwIP's own forwarding path adds about 470."
+  echo
+  echo "| flows | 64 | 512 | 4096 | 12000 |"
+  echo "|---|---:|---:|---:|---:|"
+  echo "| esp-lwip NAPT instr/pkt | 664 | 4,043 | 31,163 | 90,314 |"
+  echo
+  echo "## Targets (issue 3)"
+  echo
+  echo "| target | result | |"
+  echo "|---|---|---|"
+  echo "| cost flat across table sizes: largest/smallest <= 1.3 | out $r_out, in $r_in ($last / $first flows) | $(met "$flat_ok") |"
+  echo "| <= 250 instructions per translated packet | worst $worst | $(met "$instr_ok") |"
+  echo "| <= 32 bytes per flow, flow + index | worst $max_bpf | $(met "$bytes_ok") |"
+} >"$BUILD/napt.md"
+
+mkdir -p "$(dirname "$OUT")"
+cp "$BUILD/napt.md" "$OUT"
+cat "$OUT"
+echo >&2
+echo "bench: written to $OUT" >&2
