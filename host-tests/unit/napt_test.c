@@ -1152,11 +1152,16 @@ static void test_malformed(void)
 	s16(b + 2, 19);
 	ip_fill_csum(b);
 	MAL(b, good.n, NAPT_OUTBOUND);
-	/* Bad IP header checksum. */
+	/* Bad IP header checksum: refused where it would make a flow, both ways. */
 	memcpy(b, good.b, good.n);
 	b[11] ^= 1;
 	MAL(b, good.n, NAPT_OUTBOUND);
-	MAL(b, good.n, NAPT_INBOUND);
+	{
+		struct pk in = mk_udp(R1, 53, WAN, 6000);
+		in.b[11] ^= 1;
+		MAL(in.b, in.n, NAPT_INBOUND);
+		pk_free(&in);
+	}
 	/* Truncated UDP header (total length says so, too). */
 	for (size_t n = 20; n < 28; n++) {
 		memcpy(b, good.b, n);
@@ -1193,6 +1198,20 @@ static void test_malformed(void)
 		pk_free(&e);
 	}
 	CHECK(stats().dropped[NAPT_DROP_MALFORMED] == m0 + expect);
+	/*
+	 * On a flow's fast path the header checksum is lwIP's to check, right
+	 * after the hook: the incremental update must keep a bad one bad.
+	 */
+	{
+		struct pk out = mk_udp(H2, 5000, R1, 53);
+		CHECK(run(out, NAPT_OUTBOUND).v == NAPT_FORWARD);
+		struct pk again = mk_udp(H2, 5000, R1, 53);
+		again.b[11] ^= 1;
+		CHECK(napt_process(again.b, (uint16_t)again.n, (uint16_t)again.n, NAPT_OUTBOUND, now) == NAPT_FORWARD);
+		CHECK(src_of(again.b) == WAN);
+		CHECK(!ck_ok(again.b, 20));
+		pk_free(&again);
+	}
 	/* Headers split from the rest (len < tot_len): a TCP header that is not contiguous is refused. */
 	{
 		struct pk t = mk_tcp(H2, 5000, R1, 80, T_SYN, 100);

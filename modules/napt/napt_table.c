@@ -77,6 +77,7 @@ int napt_init(const struct napt_config *c, void *memory)
 	if (!config_ok(c) || !memory)
 		return -1;
 	memset(&napt_t, 0, sizeof(napt_t));
+	napt_t.lan_net_mask = 0xffffffffu;   /* no LAN yet: only 0.0.0.0 is "on" it */
 	napt_t.config = *c;
 	napt_t.capacity = c->max_flows;
 	buckets = buckets_for(c->max_flows);
@@ -128,6 +129,8 @@ int napt_set_timeout(enum napt_timeout which, uint32_t seconds)
 void napt_set_addresses(const struct napt_addresses *addresses)
 {
 	napt_t.addr = *addresses;
+	napt_t.lan_net_mask = addresses->lan_addr ? addresses->lan_mask : 0xffffffffu;
+	napt_t.lan_net = addresses->lan_addr & napt_t.lan_net_mask;
 }
 
 void napt_set_local_port_fn(napt_local_port_fn fn)
@@ -136,59 +139,18 @@ void napt_set_local_port_fn(napt_local_port_fn fn)
 }
 
 /* ------------------------------------------------------------------ */
-/* Hashing: a seeded multiply-xorshift over the key's words.            */
-
-static uint32_t mix(uint32_t h, uint32_t v)
-{
-	h ^= v;
-	h *= 0x9e3779b1u;
-	return h ^ (h >> 15);
-}
-
-static uint32_t finish(uint32_t h)
-{
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	return h & napt_t.bucket_mask;
-}
-
-/* Inlined into the per-packet lookups; napt_hash_out()/napt_hash_in() for everyone else. */
-static inline uint32_t hash_out(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint32_t rem_addr, uint16_t rem_port)
-{
-	uint32_t h = mix(napt_t.config.hash_seed, in_addr);
-	h = mix(h, rem_addr);
-	h = mix(h, ((uint32_t)in_port << 16 | rem_port) ^ ((uint32_t)proto << 8));
-	return finish(h);
-}
-
-static inline uint32_t hash_in(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint16_t rem_port)
-{
-	uint32_t h = mix(napt_t.config.hash_seed ^ 0x1u, rem_addr);
-	h = mix(h, ((uint32_t)ext_port << 16 | rem_port) ^ ((uint32_t)proto << 8));
-	return finish(h);
-}
-
-uint32_t napt_hash_out(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint32_t rem_addr, uint16_t rem_port)
-{
-	return hash_out(proto, in_addr, in_port, rem_addr, rem_port);
-}
-
-uint32_t napt_hash_in(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint16_t rem_port)
-{
-	return hash_in(proto, ext_port, rem_addr, rem_port);
-}
+/* Hashing (napt_mix, napt_finish, the per-packet two in napt_table.h). */
 
 static uint32_t hash_map(uint8_t proto, uint32_t in_addr, uint16_t in_port)
 {
-	uint32_t h = mix(napt_t.config.hash_seed ^ 0x2u, in_addr);
-	h = mix(h, (uint32_t)in_port | (uint32_t)proto << 16);
-	return finish(h);
+	uint32_t h = napt_mix(napt_t.config.hash_seed ^ 0x2u, in_addr);
+	h = napt_mix(h, (uint32_t)in_port | (uint32_t)proto << 16);
+	return napt_finish(h);
 }
 
 static uint32_t hash_ext(uint8_t proto, uint16_t ext_port)
 {
-	return finish(mix(napt_t.config.hash_seed ^ 0x3u, (uint32_t)ext_port | (uint32_t)proto << 16));
+	return napt_finish(napt_mix(napt_t.config.hash_seed ^ 0x3u, (uint32_t)ext_port | (uint32_t)proto << 16));
 }
 
 /* ------------------------------------------------------------------ */
@@ -199,19 +161,9 @@ static int proto_slot(uint8_t proto)
 	return proto == NAPT_PROTO_TCP ? 0 : proto == NAPT_PROTO_UDP ? 1 : 2;
 }
 
-uint32_t napt_flow_timeout(const struct napt_flow *f)
-{
-	const uint32_t *t = napt_t.config.timeout;
-	if (f->proto == NAPT_PROTO_UDP)
-		return t[NAPT_TIMEOUT_UDP];
-	if (f->proto == NAPT_PROTO_ICMP)
-		return t[NAPT_TIMEOUT_ICMP];
-	return (f->state & NAPT_STATE_MASK) == NAPT_TCP_ESTABLISHED ? t[NAPT_TIMEOUT_TCP] : t[NAPT_TIMEOUT_TCP_TRANSITORY];
-}
-
 static int expired(const struct napt_flow *f, uint32_t now)
 {
-	return now - f->last >= napt_flow_timeout(f);
+	return napt_flow_expired(f, now);
 }
 
 /* Unlink `index` from the chain starting at *head whose links live at `offset` in each flow. */
@@ -241,44 +193,15 @@ static void flow_free(struct napt_flow *f)
 	napt_t.free_head = index;
 }
 
-static void expire(struct napt_flow *f)
+void napt_flow_expire(struct napt_flow *f)
 {
 	napt_t.stats.expired++;
 	flow_free(f);
 }
 
-struct napt_flow *napt_lookup_out(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint32_t rem_addr, uint16_t rem_port, uint32_t now)
+static void expire(struct napt_flow *f)
 {
-	uint16_t i = napt_t.out_heads[hash_out(proto, in_addr, in_port, rem_addr, rem_port)];
-	while (i != NAPT_NIL) {
-		struct napt_flow *f = &napt_t.flows[i];
-		if (f->in_addr == in_addr && f->rem_addr == rem_addr && f->in_port == in_port && f->rem_port == rem_port && f->proto == proto) {
-			if (expired(f, now)) {
-				expire(f);
-				return NULL;
-			}
-			return f;
-		}
-		i = f->next_out;
-	}
-	return NULL;
-}
-
-struct napt_flow *napt_lookup_in(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint16_t rem_port, uint32_t now)
-{
-	uint16_t i = napt_t.in_heads[hash_in(proto, ext_port, rem_addr, rem_port)];
-	while (i != NAPT_NIL) {
-		struct napt_flow *f = &napt_t.flows[i];
-		if (f->rem_addr == rem_addr && f->ext_port == ext_port && f->rem_port == rem_port && f->proto == proto) {
-			if (expired(f, now)) {
-				expire(f);
-				return NULL;
-			}
-			return f;
-		}
-		i = f->next_in;
-	}
-	return NULL;
+	napt_flow_expire(f);
 }
 
 /*
@@ -432,7 +355,7 @@ static uint16_t choose_port(uint8_t proto, uint32_t in_addr, uint16_t in_port, u
 		high = 65535;
 	}
 	span = (high - low + 1) / 2;   /* candidates of the right parity */
-	start = mix(mix(napt_t.config.hash_seed, in_addr), (uint32_t)in_port * 2654435761u + (uint32_t)napt_t.stats.created);
+	start = napt_mix(napt_mix(napt_t.config.hash_seed, in_addr), (uint32_t)in_port * 2654435761u + (uint32_t)napt_t.stats.created);
 	for (uint32_t n = 0; n < PORT_TRIES; n++) {
 		uint32_t k = (start + n * 7919u) % span;
 		uint32_t port = low + 2 * k;

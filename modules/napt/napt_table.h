@@ -53,6 +53,8 @@ struct napt_table {
 	uint16_t free_head;
 	struct napt_config config;
 	struct napt_addresses addr;
+	uint32_t lan_net;         /* lan_addr & lan_mask; with no LAN address, a mask that matches only 0.0.0.0 */
+	uint32_t lan_net_mask;
 	uint32_t dmz;
 	napt_local_port_fn local_port;
 	struct napt_stats stats;
@@ -61,13 +63,91 @@ struct napt_table {
 
 extern struct napt_table napt_t;
 
-/* Hash buckets for each index. */
-uint32_t napt_hash_out(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint32_t rem_addr, uint16_t rem_port);
-uint32_t napt_hash_in(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint16_t rem_port);
+/* Hashing: a seeded multiply-xorshift over the key's words. */
+static inline uint32_t napt_mix(uint32_t h, uint32_t v)
+{
+	h ^= v;
+	h *= 0x9e3779b1u;
+	return h ^ (h >> 15);
+}
 
-/* Lookups on the per-packet path; an expired flow found here is freed and missed. */
-struct napt_flow *napt_lookup_out(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint32_t rem_addr, uint16_t rem_port, uint32_t now);
-struct napt_flow *napt_lookup_in(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint16_t rem_port, uint32_t now);
+static inline uint32_t napt_finish(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	return h & napt_t.bucket_mask;
+}
+
+static inline uint32_t napt_hash_out(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint32_t rem_addr, uint16_t rem_port)
+{
+	uint32_t h = napt_mix(napt_t.config.hash_seed, in_addr);
+	h = napt_mix(h, rem_addr);
+	return napt_finish(napt_mix(h, ((uint32_t)in_port << 16 | rem_port) ^ ((uint32_t)proto << 8)));
+}
+
+static inline uint32_t napt_hash_in(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint16_t rem_port)
+{
+	uint32_t h = napt_mix(napt_t.config.hash_seed ^ 0x1u, rem_addr);
+	return napt_finish(napt_mix(h, ((uint32_t)ext_port << 16 | rem_port) ^ ((uint32_t)proto << 8)));
+}
+
+/* Seconds a flow lives without traffic, by protocol and TCP state. */
+static inline uint32_t napt_flow_timeout(const struct napt_flow *f)
+{
+	const uint32_t *t = napt_t.config.timeout;
+	if (f->proto == NAPT_PROTO_UDP)
+		return t[NAPT_TIMEOUT_UDP];
+	if (f->proto == NAPT_PROTO_ICMP)
+		return t[NAPT_TIMEOUT_ICMP];
+	return (f->state & NAPT_STATE_MASK) == NAPT_TCP_ESTABLISHED ? t[NAPT_TIMEOUT_TCP] : t[NAPT_TIMEOUT_TCP_TRANSITORY];
+}
+
+static inline int napt_flow_expired(const struct napt_flow *f, uint32_t now)
+{
+	return now - f->last >= napt_flow_timeout(f);
+}
+
+/* Free a flow whose time is up (counted as expired). */
+void napt_flow_expire(struct napt_flow *f);
+
+/*
+ * The per-packet lookups, inline in the packet path. A flow found expired
+ * is freed and missed, so behaviour never depends on when the sweep ran.
+ */
+static inline struct napt_flow *napt_lookup_out(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint32_t rem_addr, uint16_t rem_port, uint32_t now)
+{
+	uint16_t i = napt_t.out_heads[napt_hash_out(proto, in_addr, in_port, rem_addr, rem_port)];
+	while (i != NAPT_NIL) {
+		struct napt_flow *f = &napt_t.flows[i];
+		if (f->in_addr == in_addr && f->rem_addr == rem_addr && f->in_port == in_port && f->rem_port == rem_port && f->proto == proto) {
+			if (napt_flow_expired(f, now)) {
+				napt_flow_expire(f);
+				return NULL;
+			}
+			return f;
+		}
+		i = f->next_out;
+	}
+	return NULL;
+}
+
+static inline struct napt_flow *napt_lookup_in(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint16_t rem_port, uint32_t now)
+{
+	uint16_t i = napt_t.in_heads[napt_hash_in(proto, ext_port, rem_addr, rem_port)];
+	while (i != NAPT_NIL) {
+		struct napt_flow *f = &napt_t.flows[i];
+		if (f->rem_addr == rem_addr && f->ext_port == ext_port && f->rem_port == rem_port && f->proto == proto) {
+			if (napt_flow_expired(f, now)) {
+				napt_flow_expire(f);
+				return NULL;
+			}
+			return f;
+		}
+		i = f->next_in;
+	}
+	return NULL;
+}
 
 /* Any live flow of the mapping that owns (proto, ext_port); NULL when none. */
 struct napt_flow *napt_mapping_by_ext(uint8_t proto, uint16_t ext_port, uint32_t now);
@@ -84,9 +164,6 @@ int napt_mapping_knows(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint
 struct napt_flow *napt_flow_create(uint8_t proto, uint32_t in_addr, uint16_t in_port,
                                    uint32_t rem_addr, uint16_t rem_port, uint16_t ext_port,
                                    uint8_t flags, uint32_t now);
-
-/* Seconds a flow lives without traffic, by protocol and TCP state. */
-uint32_t napt_flow_timeout(const struct napt_flow *flow);
 
 /* The forward whose range holds (proto, ext_port) and admits rem_addr, or NULL. */
 const struct napt_forward *napt_forward_match(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint32_t now);

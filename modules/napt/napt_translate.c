@@ -4,6 +4,12 @@
  * checksum updates (RFC 1624). ICMP errors are translated with the header
  * they quote (RFC 5508). Fields are read and written byte by byte or with
  * memcpy: nothing assumes alignment.
+ *
+ * The IP header checksum is checked wherever a packet could make state (a
+ * new flow, ICMP, hairpinning). A packet that matches a flow is rewritten
+ * without it: lwIP checks the header right after the input hook, and the
+ * incremental update keeps a wrong checksum wrong, so such a packet is
+ * still dropped, having done no more than a forged valid one could.
  */
 #include "napt_table.h"
 
@@ -78,7 +84,10 @@ static uint16_t sum16(const uint8_t *p, uint32_t n)
  */
 static uint32_t delta32(uint32_t old, uint32_t new_)
 {
-	return (uint32_t)(uint16_t)~old + (uint16_t)~(old >> 16) + (new_ & 0xffffu) + (new_ >> 16);
+	/* One 32-bit one's complement addition (end-around carry), then its halves (RFC 1071 2(C)). */
+	uint32_t d = ~old + new_;
+	d += d < new_;
+	return (d & 0xffffu) + (d >> 16);
 }
 
 /* Ports in wire order (see wire16()). */
@@ -193,7 +202,7 @@ static enum napt_verdict pass(void)
 
 static int in_lan(uint32_t addr)
 {
-	return napt_t.addr.lan_addr && ((addr ^ napt_t.addr.lan_addr) & napt_t.addr.lan_mask) == 0;
+	return (addr & napt_t.lan_net_mask) == napt_t.lan_net;
 }
 
 /* Not to be forwarded to the Internet: this network, loopback, multicast, broadcast, the LAN. */
@@ -245,11 +254,13 @@ static int local_port(uint8_t proto, uint16_t port)
 /* ------------------------------------------------------------------ */
 /* TCP, UDP and ICMP queries.                                          */
 
-static enum napt_verdict outbound(struct pkt *k, uint32_t now)
+static inline __attribute__((always_inline)) enum napt_verdict outbound(struct pkt *k, uint32_t now)
 {
 	struct napt_flow *f = napt_lookup_out(k->proto, k->src, k->sport, k->dst, k->dport, now);
 	if (!f) {
 		uint8_t flags = NAPT_F_SEEN_OUT;
+		if (!header_ok(k->ip, k->ihl))
+			return drop(NAPT_DROP_MALFORMED);
 		if (k->proto == NAPT_PROTO_TCP) {
 			if ((k->l4[13] & (TCP_SYN | TCP_ACK | TCP_RST)) != TCP_SYN)
 				return drop(NAPT_DROP_NOT_SYN);
@@ -311,11 +322,13 @@ static struct napt_flow *inbound_new(struct pkt *k, uint32_t now, enum napt_verd
 	return NULL;
 }
 
-static enum napt_verdict inbound(struct pkt *k, uint32_t now)
+static inline __attribute__((always_inline)) enum napt_verdict inbound(struct pkt *k, uint32_t now)
 {
 	struct napt_flow *f = napt_lookup_in(k->proto, k->dport, k->src, k->sport, now);
 	if (!f) {
 		enum napt_verdict verdict;
+		if (!header_ok(k->ip, k->ihl))
+			return drop(NAPT_DROP_MALFORMED);
 		f = inbound_new(k, now, &verdict);
 		if (!f)
 			return verdict;
@@ -336,6 +349,8 @@ static enum napt_verdict inbound(struct pkt *k, uint32_t now)
 static __attribute__((noinline, cold)) enum napt_verdict hairpin(struct pkt *k, uint32_t now)
 {
 	enum napt_verdict v;
+	if (!header_ok(k->ip, k->ihl))
+		return drop(NAPT_DROP_MALFORMED);
 	if (k->proto != NAPT_PROTO_TCP && k->proto != NAPT_PROTO_UDP)
 		return pass();
 	if (!napt_forward_match(k->proto, k->dport, k->dst, now)
@@ -463,6 +478,10 @@ static enum napt_verdict icmp_error(struct pkt *k, int inbound_dir, uint32_t now
 static __attribute__((noinline, cold)) enum napt_verdict icmp_outbound(struct pkt *k, uint32_t now)
 {
 	uint8_t type = k->l4[0];
+	if (k->dst == napt_t.addr.wan_addr)
+		return pass();   /* pinging the router's WAN address */
+	if (!header_ok(k->ip, k->ihl))
+		return drop(NAPT_DROP_MALFORMED);
 	if (type == ICMP_ECHO) {
 		if (k->len == k->dlen && sum16(k->l4, (uint32_t)k->dlen - k->ihl) != 0xffffu)
 			return drop(NAPT_DROP_CHECKSUM);
@@ -477,6 +496,8 @@ static __attribute__((noinline, cold)) enum napt_verdict icmp_inbound(struct pkt
 {
 	uint8_t type = k->l4[0];
 	struct napt_flow *f;
+	if (!header_ok(k->ip, k->ihl))
+		return drop(NAPT_DROP_MALFORMED);
 	if (type == ICMP_ECHO_REPLY) {
 		if (k->len == k->dlen && sum16(k->l4, (uint32_t)k->dlen - k->ihl) != 0xffffu)
 			return drop(NAPT_DROP_CHECKSUM);
@@ -509,8 +530,6 @@ enum napt_verdict napt_process(uint8_t *ip, uint16_t len, uint16_t tot_len, enum
 	k.dlen = rd16(ip + 2);
 	if (k.ihl < 20 || k.ihl > len || k.dlen < k.ihl || k.dlen > tot_len)
 		return drop(NAPT_DROP_MALFORMED);
-	if (!header_ok(ip, k.ihl))
-		return drop(NAPT_DROP_MALFORMED);
 	k.len = len < k.dlen ? len : k.dlen;
 	k.proto = ip[9];
 	k.src = rd32(ip + 12);
@@ -519,7 +538,7 @@ enum napt_verdict napt_process(uint8_t *ip, uint16_t len, uint16_t tot_len, enum
 	l4len = (uint32_t)k.len - k.ihl;
 
 	if (dir == NAPT_OUTBOUND) {
-		if (local_destination(k.dst) || (k.dst == napt_t.addr.wan_addr && k.proto == NAPT_PROTO_ICMP))
+		if (local_destination(k.dst))
 			return pass();
 		if (!in_lan(k.src) || k.src == napt_t.addr.lan_addr)
 			return drop(NAPT_DROP_UNSUPPORTED);   /* not ours to send to the Internet */
