@@ -246,6 +246,8 @@ int napt_lwip_input(struct pbuf *p, struct netif *inp)
 	}
 
 	ttl_expired = ip[8] <= 1;
+	if (dir == NAPT_OUTBOUND && !memcmp(ip + 16, &gWanAddr, 4))
+		out = lan;   /* a hairpin goes back out the LAN */
 	too_big = (ip[6] & (IP_DF >> 8)) && out->mtu && p->tot_len > out->mtu;
 	if (ttl_expired || too_big) {
 		/* Rare: keep the header as it came, for the error we may owe its sender. */
