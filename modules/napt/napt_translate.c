@@ -106,7 +106,7 @@ static uint16_t wire16(uint16_t v)
 }
 
 /* HC' = ~(~HC + delta) */
-static void csum_apply(uint8_t *field, uint32_t delta)
+static inline __attribute__((always_inline)) void csum_apply(uint8_t *field, uint32_t delta)
 {
 	uint16_t c;
 	uint32_t s;
@@ -143,7 +143,7 @@ static int header_ok(const uint8_t *p, uint32_t n)
 }
 
 /* A zero UDP checksum means "none" and stays zero; a computed zero is sent as 0xffff. */
-static void udp_csum_apply(uint8_t *field, uint32_t delta)
+static inline __attribute__((always_inline)) void udp_csum_apply(uint8_t *field, uint32_t delta)
 {
 	if (!rd16(field))
 		return;
@@ -237,7 +237,7 @@ static void tcp_track(struct napt_flow *f, uint8_t flags, int inbound)
 	f->state = (uint8_t)(st | fl);
 }
 
-static void refresh(struct napt_flow *f, const struct pkt *k, int inbound, uint32_t now)
+static inline __attribute__((always_inline)) void refresh(struct napt_flow *f, const struct pkt *k, int inbound, uint32_t now)
 {
 	f->last = now;
 	if (k->proto == NAPT_PROTO_TCP)
