@@ -1,0 +1,95 @@
+// A flood of new flows from the LAN (more than the table holds) while a TCP
+// connection to far is open: the new flows push out each other, never the
+// established connection (issue 3: "a flood of new flows never breaks
+// established ones"), and show nat counts the evictions.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startBench, FAR_HOST } from "../lib/bench.mjs";
+
+let bench;
+before(async () => {
+	bench = await startBench();
+	await bench.wanAddress(30000);
+});
+after(async () => {
+	await bench?.stop();
+});
+
+function counters(out) {
+	const head = /^nat: (\d+) flows in use of (\d+) /m.exec(out);
+	const counts = /created (\d+) expired (\d+) evicted (\d+);/.exec(out);
+	const full = /table-full (\d+)/.exec(out);
+	assert.ok(head && counts && full, out);
+	return { inUse: Number(head[1]), capacity: Number(head[2]), created: Number(counts[1]), evicted: Number(counts[3]), tableFull: Number(full[1]) };
+}
+
+// Echoes each line back, upper-cased, on 203.0.113.10:7000.
+const ECHO_SERVER = `
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("${FAR_HOST}", 7000))
+s.listen(4)
+while True:
+    c, _ = s.accept()
+    f = c.makefile("rwb", buffering=0)
+    for line in f:
+        f.write(line.upper())
+`;
+
+// One connection; each stdin line is sent and its echo printed.
+const CLIENT = `
+import socket, sys
+c = socket.create_connection(("${FAR_HOST}", 7000), timeout=10)
+print("connected", c.getsockname()[1], flush=True)
+f = c.makefile("rwb", buffering=0)
+for line in sys.stdin:
+    f.write(line.encode())
+    print("echo", f.readline().decode().strip(), flush=True)
+`;
+
+// One datagram from each of `count` source ports, paced so the TAP queue keeps up.
+const FLOOD = `
+import socket, sys, time
+count = int(sys.argv[1])
+for i in range(count):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("192.168.4.2", 20000 + i))
+    s.sendto(b"x", ("${FAR_HOST}", 9))
+    s.close()
+    if i % 100 == 99:
+        time.sleep(0.005)
+print("sent", count, flush=True)
+`;
+
+test("a flood of new flows evicts unreplied ones and leaves an established TCP connection working", async () => {
+	const server = await bench.serve("far", ["python3", "-c", ECHO_SERVER], { address: FAR_HOST, port: 7000 });
+	const client = bench.track("lan", ["python3", "-u", "-c", CLIENT]);
+	try {
+		await client.waitFor(/^connected \d+$/m, 10000);
+		client.child.stdin.write("before\n");
+		await client.waitFor(/^echo BEFORE$/m, 10000);
+
+		const before = counters(await bench.console.command("show nat"));
+		const floodSize = before.capacity * 3;
+		const flood = await bench.exec("lan", ["python3", "-c", FLOOD, String(floodSize)], { timeout: 60000 });
+		assert.equal(flood.code, 0, flood.stderr);
+		assert.match(flood.stdout, new RegExp(`sent ${floodSize}`));
+
+		const after = counters(await bench.console.command("show nat"));
+		// More flows were made than the table holds: room came from evicting.
+		assert.ok(after.created - before.created > before.capacity, `created ${after.created - before.created} of ${floodSize}\n${JSON.stringify(after)}`);
+		assert.ok(after.evicted > before.evicted, JSON.stringify(after));
+		assert.ok(after.inUse <= after.capacity);
+
+		// The connection made before the flood still carries data both ways.
+		client.child.stdin.write("after the flood\n");
+		await client.waitFor(/^echo AFTER THE FLOOD$/m, 10000);
+		const flows = await bench.console.command(`show nat flows ${after.capacity}`);
+		assert.match(flows, /^tcp 192\.168\.4\.2:\d+ -> 203\.0\.113\.10:7000 via :\d+ idle \d+s expires \d+s established replied$/m);
+	}
+	finally {
+		await client.stop();
+		await server.stop();
+	}
+});
