@@ -164,6 +164,15 @@ handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.
 Server((sys.argv[1], int(sys.argv[2])), handler).serve_forever()
 `;
 
+test("fragments both ways: a 4000-byte ping (DF clear) is reassembled, translated and fragmented again", async () => {
+	// Linux in lan fragments the request; far fragments the reply. Each
+	// direction crosses the router as three fragments and leaves as three.
+	const result = await bench.exec("lan", ["ping", "-c", "3", "-i", "0.2", "-W", "2", "-s", "4000", "-M", "dont", FAR_HOST], { timeout: 20000 });
+	assert.equal(result.code, 0, result.stdout + result.stderr);
+	assert.match(result.stdout, /3 received/);
+	assert.match(result.stdout, /4008 bytes from 203\.0\.113\.10/);
+});
+
 test("curl in lan fetches 1 MB from an HTTP server in far, which sees the WAN address", async () => {
 	const www = path.join(bench.dir, "www");
 	fs.mkdirSync(www);
