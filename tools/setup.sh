@@ -13,7 +13,7 @@ fi
 
 packages=(
   build-essential make xz-utils ca-certificates   # compilers, lwIP tarball
-  iproute2 iputils-ping                           # the bench: namespaces, ping
+  iproute2 iputils-ping procps                    # the bench: namespaces, ping, sysctl
   dnsmasq-base                                    # the ISP's DHCP/DNS server (no system service)
   python3                                         # test peers
   curl iperf3 traceroute                          # NAPT: peers in far (HTTP, throughput, hops)
