@@ -458,6 +458,27 @@ static void test_ttl(void)
 		CHECK(memcmp(e + 28, p.b, 28) == 0);
 	}
 	pk_free(&p);
+	/* With IP options the quote is the whole header and 8 bytes (RFC 792), not a fixed 28. */
+	cap_clear();
+	p = mk_udp_opt(H2, 5003, R1, 53, 13, 0, 8);
+	p.b[8] = 1;
+	ip_fill_csum(p.b);
+	inject(&lan_if, p.b, p.n);
+	CHECK(ncap == 1 && count_on(&lan_if) == 1 && count_on(&wan_if) == 0);
+	if (ncap == 1) {
+		const uint8_t *e = caps[0].b;
+		CHECK(all_ok(e, caps[0].n) && e[20] == 11 && dst_of(e) == H2);
+		CHECK(caps[0].n == 20 + 8 + 28 + 8 && memcmp(e + 28, p.b, 36) == 0);
+	}
+	pk_free(&p);
+	/* An echo request with TTL 1 gets time exceeded too (traceroute -I), unlike lwIP's forwarding. */
+	cap_clear();
+	p = mk_echo(H2, R1, 8, 77, 1, 0);
+	p.b[8] = 1;
+	ip_fill_csum(p.b);
+	inject(&lan_if, p.b, p.n);
+	CHECK(ncap == 1 && count_on(&lan_if) == 1 && caps[0].b[20] == 11 && count_on(&wan_if) == 0);
+	pk_free(&p);
 	/* TTL 2 goes through with TTL 1. */
 	cap_clear();
 	p = mk_udp(H2, 5002, R1, 53);

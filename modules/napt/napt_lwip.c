@@ -149,12 +149,14 @@ static void send_back(struct pbuf *p, struct netif *lan)
 }
 
 /*
- * Fragmentation needed and DF set, with the next-hop MTU in the second half
- * of the ICMP header (RFC 1191 section 4, RFC 1812 5.2.7.1): lwIP's
- * icmp_dest_unreach() leaves it 0, and hosts then fall back to their
- * minimum instead of the MTU that fits. Quotes the header and 8 bytes.
+ * An ICMP error about a packet the router cannot forward, sent to its
+ * source and quoting its whole IP header (options too) and 8 bytes, as it
+ * arrived (RFC 792, RFC 1812 4.3.2.3); lwIP's own helpers quote a fixed 28
+ * bytes. `word` is the second half of the ICMP header: for fragmentation
+ * needed, the next-hop MTU (RFC 1191 section 4), which lwIP leaves 0 and
+ * hosts then read as "fall back to the minimum".
  */
-static void frag_needed(struct pbuf *p, uint16_t mtu)
+static void icmp_error_to_sender(struct pbuf *p, uint8_t type, uint8_t code, uint16_t word)
 {
 	const uint8_t *ip = p->payload;
 	uint16_t quote = (uint16_t)((ip[0] & 15u) * 4u + 8u);
@@ -170,10 +172,10 @@ static void frag_needed(struct pbuf *p, uint16_t mtu)
 		return;
 	icmp = q->payload;
 	memset(icmp, 0, 8);
-	icmp[0] = ICMP_DUR;
-	icmp[1] = ICMP_DUR_FRAG;
-	icmp[6] = (uint8_t)(mtu >> 8);
-	icmp[7] = (uint8_t)mtu;
+	icmp[0] = type;
+	icmp[1] = code;
+	icmp[6] = (uint8_t)(word >> 8);
+	icmp[7] = (uint8_t)word;
 	pbuf_copy_partial(p, icmp + 8, quote, 0);
 	sum = inet_chksum(icmp, q->len);
 	memcpy(icmp + 2, &sum, 2);
@@ -269,11 +271,12 @@ int napt_lwip_input(struct pbuf *p, struct netif *inp)
 	if (saved) {
 		memcpy(ip, quote, saved);
 		if (ttl_expired) {
+			/* Never an error about an error (RFC 1812 4.3.2.7); echo requests do get one. */
 			if (!is_icmp_error(ip, ihl, p->len))
-				icmp_time_exceeded(p, ICMP_TE_TTL);
+				icmp_error_to_sender(p, ICMP_TE, ICMP_TE_TTL, 0);
 		}
 		else
-			frag_needed(p, out->mtu);
+			icmp_error_to_sender(p, ICMP_DUR, ICMP_DUR_FRAG, out->mtu);
 		pbuf_free(p);
 		return 1;
 	}
