@@ -290,6 +290,11 @@ static struct napt_flow *inbound_new(struct pkt *k, uint32_t now, enum napt_verd
 	uint8_t tcp = k->proto == NAPT_PROTO_TCP ? NAPT_TCP_SYN_SENT : 0;
 	*verdict = NAPT_DROP;
 	fw = napt_forward_match(k->proto, k->dport, k->src, now);
+	/* The router's own TCP connections come first: a forward only ever opens new ones. */
+	if (!syn && fw && local_port(k->proto, k->dport)) {
+		*verdict = pass();
+		return NULL;
+	}
 	if (fw) {
 		if (!syn) {
 			drop(NAPT_DROP_NOT_SYN);
