@@ -26,8 +26,8 @@ const units = {
 	preference_store_test: { sources: ["boards/sim/preference_store.c"], includes: ["boards/sim"] },
 	napt_test: { sources: NAPT_CORE, includes: ["modules/napt"] },
 	napt_lwip_test: {
-		sources: [...NAPT_CORE, "modules/napt/napt_lwip.c", "modules/lwip-hooks/router_hooks.c"],
-		includes: ["modules/napt", ...LWIP_INCLUDES],
+		sources: [...NAPT_CORE, "modules/napt/napt_lwip.c", "modules/lwip-hooks/router_hooks.c", "host-tests/lib/rig_ports.c"],
+		includes: ["modules/napt", "host-tests/lib", ...LWIP_INCLUDES],
 		cflags: ["-Wno-missing-field-initializers"],
 		lwip: true,
 	},

@@ -19,6 +19,7 @@
  *    function that does nothing; best of several runs.
  * Prints one line of key=value pairs.
  */
+#include "rig_ports.h"
 #include "napt.h"
 #include "napt_lwip.h"
 #include "ports.h"
@@ -261,29 +262,12 @@ static void core_setup(uint32_t flows)
 /* ------------------------------------------------------------------ */
 /* The whole lwIP path: two netifs without Ethernet, as napt_lwip_test. */
 
-static struct netif wan_if, lan_if;
 static uint8_t last_out[PKT];
 static uint64_t sent[2];
 
 u32_t sys_now(void)
 {
 	return 1000u * 100u;
-}
-
-struct netif *router_port_netif(enum router_port_role role)
-{
-	return role == ROUTER_PORT_WAN ? &wan_if : role == ROUTER_PORT_LAN ? &lan_if : NULL;
-}
-
-const char *router_port_device(enum router_port_role role)
-{
-	return role == ROUTER_PORT_WAN ? "bench:wan" : "bench:lan";
-}
-
-void router_port_counters(enum router_port_role role, struct router_port_counters *out)
-{
-	(void)role;
-	memset(out, 0, sizeof(*out));
 }
 
 /* The "driver": count the packet and keep its first bytes (read once, as a NIC's DMA would). */

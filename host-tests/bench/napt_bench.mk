@@ -12,10 +12,10 @@ include $(LWIPDIR)/Filelists.mk
 LWIP_SOURCES := $(COREFILES) $(CORE4FILES) $(LWIPDIR)/netif/ethernet.c
 OUR_SOURCES := $(TOP)/modules/napt/napt_table.c $(TOP)/modules/napt/napt_translate.c \
 	$(TOP)/modules/napt/napt_lwip.c $(TOP)/modules/lwip-hooks/router_hooks.c \
-	$(TOP)/host-tests/bench/napt_bench.c
+	$(TOP)/host-tests/bench/napt_bench.c $(TOP)/host-tests/lib/rig_ports.c
 
 INCLUDES := -I$(TOP)/boards/sim/lwip -I$(LWIPDIR)/include -I$(TOP)/modules/lwip-hooks \
-	-I$(TOP)/modules/net -I$(TOP)/modules/napt
+	-I$(TOP)/modules/net -I$(TOP)/modules/napt -I$(TOP)/host-tests/lib
 OPT ?= -O2 -g
 LWIP_CFLAGS := $(OPT) -w $(INCLUDES)
 OUR_CFLAGS := $(OPT) -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Wno-missing-field-initializers $(INCLUDES)

@@ -6,6 +6,7 @@
  * reassembly and refragmentation, ICMP errors quoting the packet as it
  * arrived, hairpinning out the LAN port, and no pbuf leaked.
  */
+#include "rig_ports.h"
 #include "check.h"
 #include "napt_pkt.h"
 #include "napt_lwip.h"
@@ -35,28 +36,11 @@
 /* ------------------------------------------------------------------ */
 /* What the board would provide.                                       */
 
-static struct netif wan_if, lan_if;
 static uint32_t now_ms = 10000;
 
 u32_t sys_now(void)
 {
 	return now_ms;
-}
-
-struct netif *router_port_netif(enum router_port_role role)
-{
-	return role == ROUTER_PORT_WAN ? &wan_if : role == ROUTER_PORT_LAN ? &lan_if : NULL;
-}
-
-const char *router_port_device(enum router_port_role role)
-{
-	return role == ROUTER_PORT_WAN ? "test:wan" : "test:lan";
-}
-
-void router_port_counters(enum router_port_role role, struct router_port_counters *out)
-{
-	(void)role;
-	memset(out, 0, sizeof(*out));
 }
 
 /* ------------------------------------------------------------------ */
