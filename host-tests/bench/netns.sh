@@ -16,10 +16,14 @@
 # Everything stays inside these namespaces; only documentation ranges are used.
 set -euo pipefail
 
-STATE=${BENCH_STATE:-/tmp/natbridge-bench}
+# BENCH_NS_PREFIX names a separate set of namespaces (e.g. "h1-"), so two
+# benches can run side by side; the links inside them keep their names.
+P=${BENCH_NS_PREFIX:-}
+STATE=${BENCH_STATE:-/tmp/natbridge-bench${P:+-$P}}
 WAN_TAP=${WAN_TAP:-rtr-wan}
 LAN_TAP=${LAN_TAP:-rtr-lan}
-NAMESPACES="rtr lan wan far"
+RTR=${P}rtr LAN=${P}lan WAN=${P}wan FAR=${P}far
+NAMESPACES="$RTR $LAN $WAN $FAR"
 
 down() {
   if [ -f "$STATE/dnsmasq.pid" ]; then
@@ -44,21 +48,21 @@ up() {
   done
 
   # far, one hop behind the ISP.
-  ip link add wan-far netns wan type veth peer name far-wan netns far
-  ip -n wan addr add 203.0.113.1/24 dev wan-far
-  ip -n wan link set wan-far up
+  ip link add wan-far netns "$WAN" type veth peer name far-wan netns "$FAR"
+  ip -n "$WAN" addr add 203.0.113.1/24 dev wan-far
+  ip -n "$WAN" link set wan-far up
   for a in 203.0.113.10 203.0.113.11 203.0.113.12; do
-    ip -n far addr add "$a/24" dev far-wan
+    ip -n "$FAR" addr add "$a/24" dev far-wan
   done
-  ip -n far link set far-wan up
-  ip -n far route add default via 203.0.113.1
-  ip netns exec wan sysctl -qw net.ipv4.ip_forward=1
+  ip -n "$FAR" link set far-wan up
+  ip -n "$FAR" route add default via 203.0.113.1
+  ip netns exec "$WAN" sysctl -qw net.ipv4.ip_forward=1
 }
 
 wait_for_tap() {
   local dev=$1
   for _ in $(seq 1 100); do
-    ip -n rtr link show "$dev" >/dev/null 2>&1 && return 0
+    ip -n "$RTR" link show "$dev" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
   echo "netns.sh: the simulator did not create $dev in namespace rtr within 10 s" >&2
@@ -68,17 +72,17 @@ wait_for_tap() {
 attach() {
   wait_for_tap "$WAN_TAP"
   wait_for_tap "$LAN_TAP"
-  ip -n rtr link set "$WAN_TAP" netns wan
-  ip -n rtr link set "$LAN_TAP" netns lan
+  ip -n "$RTR" link set "$WAN_TAP" netns "$WAN"
+  ip -n "$RTR" link set "$LAN_TAP" netns "$LAN"
 
-  ip -n lan addr add 192.168.4.2/24 dev "$LAN_TAP"
-  ip -n lan link set "$LAN_TAP" up
-  ip -n lan route add default via 192.168.4.1
+  ip -n "$LAN" addr add 192.168.4.2/24 dev "$LAN_TAP"
+  ip -n "$LAN" link set "$LAN_TAP" up
+  ip -n "$LAN" route add default via 192.168.4.1
 
-  ip -n wan addr add 198.51.100.1/24 dev "$WAN_TAP"
-  ip -n wan link set "$WAN_TAP" up
+  ip -n "$WAN" addr add 198.51.100.1/24 dev "$WAN_TAP"
+  ip -n "$WAN" link set "$WAN_TAP" up
   : > "$STATE/dnsmasq.leases"
-  ip netns exec wan dnsmasq \
+  ip netns exec "$WAN" dnsmasq \
     --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces \
     --interface="$WAN_TAP" --except-interface=lo \
     --dhcp-range=198.51.100.100,198.51.100.199,255.255.255.0,1h \

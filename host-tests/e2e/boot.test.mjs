@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { startBench, ping, ROUTER_LAN } from "../lib/bench.mjs";
+import { startBench, ping, ROUTER_LAN, BENCH_STATE } from "../lib/bench.mjs";
 
 let bench;
 before(async () => {
@@ -24,7 +24,7 @@ test("WAN address comes from dnsmasq in wan", async () => {
 	const octet = Number(address.split(".")[3]);
 	assert.ok(octet >= 100 && octet <= 199, `${address} is in dnsmasq's range`);
 	// dnsmasq's own record of the lease names the router's WAN MAC.
-	const leases = fs.readFileSync(path.join(process.env.BENCH_STATE ?? "/tmp/natbridge-bench", "dnsmasq.leases"), "utf8");
+	const leases = fs.readFileSync(path.join(BENCH_STATE, "dnsmasq.leases"), "utf8");
 	assert.match(leases, new RegExp(`02:4e:42:00:00:01 ${address.replace(/\./g, "\\.")} natbridge`));
 	const status = await bench.console.command("show interfaces");
 	assert.match(status, new RegExp(`address ${address.replace(/\./g, "\\.")}/24 gateway 198\\.51\\.100\\.1 dhcp bound`));

@@ -12,6 +12,12 @@ export const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".
 // npm test points this at the sanitized build (ASan + UBSan on our C and lwIP).
 export const SIM = process.env.ROUTER_SIM ? path.resolve(process.env.ROUTER_SIM) : path.join(TOP, "build/sim/router-sim");
 const NETNS = path.join(TOP, "host-tests/bench/netns.sh");
+// BENCH_NS_PREFIX runs this bench in its own namespaces (netns.sh): tests
+// still name them rtr, lan, wan and far.
+const NS_PREFIX = process.env.BENCH_NS_PREFIX ?? "";
+export const nsName = (ns) => `${NS_PREFIX}${ns}`;
+// Where netns.sh keeps dnsmasq's files for this bench.
+export const BENCH_STATE = process.env.BENCH_STATE ?? `/tmp/natbridge-bench${NS_PREFIX ? `-${NS_PREFIX}` : ""}`;
 
 export const ROUTER_LAN = "192.168.4.1";
 export const LAN_HOST = "192.168.4.2";
@@ -141,9 +147,9 @@ export async function startBench({ prefs, main = "main", attach = true, waitForP
 	};
 	live.add(bench);
 
-	bench.exec = (ns, argv, options) => run("ip", ["netns", "exec", ns, ...argv], options);
+	bench.exec = (ns, argv, options) => run("ip", ["netns", "exec", nsName(ns), ...argv], options);
 	bench.spawn = (ns, argv) => {
-		const child = spawn("ip", ["netns", "exec", ns, ...argv], { stdio: ["pipe", "pipe", "pipe"] });
+		const child = spawn("ip", ["netns", "exec", nsName(ns), ...argv], { stdio: ["pipe", "pipe", "pipe"] });
 		bench.children.add(child);
 		child.on("exit", () => bench.children.delete(child));
 		return child;
@@ -193,7 +199,7 @@ export async function startBench({ prefs, main = "main", attach = true, waitForP
 		const wanted = new Set([`${address}:${port}`, `0.0.0.0:${port}`, `*:${port}`]);
 		let last = "";
 		for (;;) {
-			const result = await run("ip", ["netns", "exec", ns, "ss", "-Hln", proto === "udp" ? "-u" : "-t"], { timeout: 5000 });
+			const result = await run("ip", ["netns", "exec", nsName(ns), "ss", "-Hln", proto === "udp" ? "-u" : "-t"], { timeout: 5000 });
 			last = result.stdout;
 			for (const line of last.split("\n"))
 				if (wanted.has(line.trim().split(/\s+/)[3]))
@@ -219,7 +225,7 @@ export async function startBench({ prefs, main = "main", attach = true, waitForP
 	};
 
 	bench.startSim = async () => {
-		const child = spawn("ip", ["netns", "exec", "rtr", SIM, "--wan", "rtr-wan", "--lan", "rtr-lan", "--prefs", bench.prefs, "--main", main], { stdio: ["pipe", "pipe", "pipe"] });
+		const child = spawn("ip", ["netns", "exec", nsName("rtr"), SIM, "--wan", "rtr-wan", "--lan", "rtr-lan", "--prefs", bench.prefs, "--main", main], { stdio: ["pipe", "pipe", "pipe"] });
 		bench.sim = child;
 		bench.console = new SimConsole(child);
 		return child;
