@@ -1,4 +1,6 @@
 /* The "platform" module's host side for the simulator: reboot, factory reset, XS memory. */
+#include <stdlib.h>
+
 #include "router_host.h"
 #include "sim_loop.h"
 #include "sim_xs_host.h"
@@ -56,4 +58,15 @@ void xs_platform_boot_warnings(xsMachine *the)
 void xs_platform_gc(xsMachine *the)
 {
 	xsCollectGarbage();
+}
+
+/*
+ * xs_platform_random() -> a 32-bit unsigned random number, for UUIDs, SIDs
+ * and SSDP delays. The simulator seeds random() at start (main.c); a board
+ * uses its hardware generator.
+ */
+void xs_platform_random(xsMachine *the)
+{
+	uint32_t value = (uint32_t)random() ^ ((uint32_t)random() << 16);
+	xsResult = xsNumber((double)value);
 }

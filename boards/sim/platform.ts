@@ -1,6 +1,6 @@
 /*
  * What the firmware needs from the board beyond the network: its name,
- * reboot, erasing preferences, uptime and XS memory. Each board has its own
+ * reboot, erasing preferences, uptime, XS memory and random numbers. Each board has its own
  * "platform" module with this shape.
  */
 export interface XsMemory {
@@ -19,6 +19,8 @@ const uptime = native("xs_platform_uptime") as () => number;
 const memory = native("xs_platform_memory") as () => XsMemory;
 const gc = native("xs_platform_gc") as () => void;
 const bootWarnings = native("xs_platform_boot_warnings") as () => string[];
+/* A 32-bit unsigned random number (UUIDs, subscription ids, SSDP delays). */
+const random = native("xs_platform_random") as () => number;
 
 uptime(); // start the clock at boot
 
@@ -33,6 +35,7 @@ const Platform = Object.freeze({
 	memory,
 	gc,
 	bootWarnings,
+	random,
 });
 
 export default Platform;

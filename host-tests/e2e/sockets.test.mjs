@@ -7,9 +7,13 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { startBench, ROUTER_LAN, LAN_HOST } from "../lib/bench.mjs";
+import { startBench, ROUTER_LAN, LAN_HOST, ISP_GATEWAY } from "../lib/bench.mjs";
 
 const PORT = 7007;
+// socket-echo's WAN address, and its socket tied to the LAN port.
+const ROUTER_WAN = "198.51.100.2";
+const LAN_PORT_UDP = PORT + 4;
+const LAN_GROUP = "239.255.0.11";
 const TCP_WND = 4 * 1460; // boards/sim/lwip/lwipopts.h
 
 let bench;
@@ -20,8 +24,8 @@ after(async () => {
 	await bench?.stop();
 });
 
-async function python(script, args = [], options = {}) {
-	const result = await bench.exec("lan", ["python3", "-c", script, ...args.map(String)], { timeout: 60000, ...options });
+async function python(script, args = [], options = {}, ns = "lan") {
+	const result = await bench.exec(ns, ["python3", "-c", script, ...args.map(String)], { timeout: 60000, ...options });
 	assert.equal(result.code, 0, `python3 failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
 	return result.stdout;
 }
@@ -69,14 +73,16 @@ async function pools() {
 	return Object.fromEntries(line.split(" ").map((pair) => pair.split("=")).map(([k, v]) => [k, Number(v)]));
 }
 
+// Sends each payload from argv[3] (default the LAN host) and waits for its echo.
 const UDP_CLIENT = `
 import json, socket, sys
 payloads = [bytes.fromhex(h) for h in json.loads(sys.stdin.read())]
 target = (sys.argv[1], int(sys.argv[2]))
+local = sys.argv[3] if len(sys.argv) > 3 else "${LAN_HOST}"
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("${LAN_HOST}", 0))
+s.bind((local, 0))
 if target[0].startswith("239."):
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("${LAN_HOST}"))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(local))
 s.settimeout(2)
 out = []
 for p in payloads:
@@ -108,6 +114,75 @@ test("UDP multicast: a member of 239.255.0.7 hears the group and answers unicast
 	const out = JSON.parse(await python(UDP_CLIENT, ["239.255.0.7", PORT + 1], { input: JSON.stringify([payload.toString("hex")]) }));
 	assert.ok(out[0], "no answer to the multicast datagram");
 	assert.deepEqual(out[0], [payload.toString("hex"), ROUTER_LAN, PORT + 1]);
+});
+
+// Listens on a group's port in a namespace, joined on the given local
+// address; prints "ready", then one JSON line per datagram: text, sender, TTL.
+const GROUP_LISTENER = `
+import json, socket, struct, sys
+IP_RECVTTL = getattr(socket, "IP_RECVTTL", 12)   # Linux's value; not every Python names it
+group, port, local, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", port))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("4s4s", socket.inet_aton(group), socket.inet_aton(local)))
+s.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+s.settimeout(seconds)
+print("ready", flush=True)
+try:
+    while True:
+        data, ancillary, flags, peer = s.recvmsg(2048, socket.CMSG_SPACE(4))
+        ttl = next((struct.unpack("i", d[:4])[0] for level, kind, d in ancillary if level == socket.IPPROTO_IP and kind == socket.IP_TTL), None)
+        print(json.dumps([data.decode(), peer[0], peer[1], ttl]), flush=True)
+except socket.timeout:
+    pass
+print("done", flush=True)
+`;
+
+test("UDP interface \"lan\": hears the LAN, unicast and its group, and nothing from the WAN", async () => {
+	const hex = (text) => Buffer.from(text).toString("hex");
+	const fromLan = JSON.parse(await python(UDP_CLIENT, [LAN_GROUP, LAN_PORT_UDP], { input: JSON.stringify([hex("group")]) }));
+	assert.deepEqual(fromLan[0], [hex("group"), ROUTER_LAN, LAN_PORT_UDP], "the group on the LAN");
+	const unicast = JSON.parse(await python(UDP_CLIENT, [ROUTER_LAN, LAN_PORT_UDP], { input: JSON.stringify([hex("unicast")]) }));
+	assert.deepEqual(unicast[0], [hex("unicast"), ROUTER_LAN, LAN_PORT_UDP], "unicast on the LAN");
+	// From the WAN: the plain echo socket answers there (the path works), the tied one does not.
+	const control = JSON.parse(await python(UDP_CLIENT, [ROUTER_WAN, PORT, ISP_GATEWAY], { input: JSON.stringify([hex("control")]) }, "wan"));
+	assert.deepEqual(control[0], [hex("control"), ROUTER_WAN, PORT], "the unbound echo socket answers from the WAN");
+	const probe = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("${ISP_GATEWAY}", 0))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("${ISP_GATEWAY}"))
+s.settimeout(1)
+out = []
+for target in [("${ROUTER_WAN}", ${LAN_PORT_UDP}), ("${LAN_GROUP}", ${LAN_PORT_UDP})]:
+    try:
+        s.sendto(b"from the wan", target)
+        data, peer = s.recvfrom(2048)
+        out.append("answered by %s:%d" % peer)
+    except socket.timeout:
+        out.append("silence")
+    except ConnectionRefusedError:
+        out.append("refused")
+print(" ".join(out))
+`;
+	const [unicastWan, groupWan] = (await python(probe, [], {}, "wan")).trim().split(" ");
+	// No NAPT runs in this fixture, so lwIP may say port unreachable; it must not answer.
+	assert.match(unicastWan, /^(silence|refused)$/, "the WAN address");
+	assert.equal(groupWan, "silence", "the group from the WAN");
+});
+
+test("UDP interface \"lan\": its multicast leaves by the LAN port only, with its TTL", async () => {
+	const lan = bench.track("lan", ["python3", "-c", GROUP_LISTENER, LAN_GROUP, String(LAN_PORT_UDP), LAN_HOST, "2"]);
+	const wan = bench.track("wan", ["python3", "-c", GROUP_LISTENER, LAN_GROUP, String(LAN_PORT_UDP), ISP_GATEWAY, "2"]);
+	await lan.waitFor(/ready/, 5000);
+	await wan.waitFor(/ready/, 5000);
+	assert.equal(await bench.console.command("mcast hello group"), "sent");
+	await lan.waitFor(/done/, 5000);
+	await wan.waitFor(/done/, 5000);
+	const heard = (t) => t.stdout.split("\n").filter((l) => l.startsWith("[")).map((l) => JSON.parse(l));
+	assert.deepEqual(heard(lan), [["hello group", ROUTER_LAN, LAN_PORT_UDP, 2]], lan.output());
+	assert.deepEqual(heard(wan), [], wan.output());
 });
 
 test("UDP receive queue is bounded: the first 8 wait, the rest are dropped and counted", async () => {
@@ -329,6 +404,8 @@ test("misuse throws clear errors and never crashes", async () => {
 		"udp too large: RangeError: udp: 70000 bytes do not fit one datagram",
 		"udp bad multicast: RangeError: udp: multicast 192.168.4.9 is not a multicast group",
 		"udp format: RangeError: udp: format number (only \"buffer\")",
+		"udp bad interface: RangeError: udp: interface must be \"lan\" or \"wan\"",
+		"udp interface not text: RangeError: udp: interface must be \"lan\" or \"wan\"",
 		"listener port in use: Error: listener: port 7007 in use",
 		"listener port: ok true",
 		"listener close: ok undefined",

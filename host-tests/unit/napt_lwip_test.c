@@ -21,6 +21,7 @@
 #include "lwip/stats.h"
 #include "lwip/sys.h"
 #include "lwip/timeouts.h"
+#include "lwip/udp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -569,6 +570,92 @@ static void test_local(void)
 	CHECK(router_hook_ip4_packets[ROUTER_PORT_WAN] > 0 && router_hook_ip4_packets[ROUTER_PORT_LAN] > 0);
 }
 
+/* Datagrams the router's own pcbs received, by the port they were for. */
+static int heard[3];
+
+static void on_heard(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t port)
+{
+	(void)arg;
+	(void)addr;
+	(void)port;
+	if (pcb->local_port >= 1900 && pcb->local_port <= 1902)
+		heard[pcb->local_port - 1900]++;
+	pbuf_free(p);
+}
+
+static struct udp_pcb *listen_udp(uint16_t port, struct netif *netif)
+{
+	struct udp_pcb *pcb = udp_new();
+	CHECK(pcb != NULL);
+	if (!pcb)
+		return NULL;
+	CHECK(udp_bind(pcb, IP_ANY_TYPE, port) == ERR_OK);
+	udp_bind_netif(pcb, netif);
+	udp_recv(pcb, on_heard, NULL);
+	return pcb;
+}
+
+static uint64_t unsolicited(void)
+{
+	struct napt_stats s;
+	napt_get_stats(&s);
+	return s.dropped[NAPT_DROP_UNSOLICITED];
+}
+
+/*
+ * A pcb tied to the LAN netif (SSDP on 1900) is not the router's on the WAN:
+ * a datagram to that port there is unsolicited and dropped without a port
+ * unreachable, and the port number is free for NAPT to hand out. Tied to
+ * the WAN netif or to none, the port is the router's on the WAN.
+ */
+static void test_local_port(void)
+{
+	struct udp_pcb *lan_pcb = listen_udp(1900, &lan_if);
+	struct udp_pcb *wan_pcb = listen_udp(1901, &wan_if);
+	struct udp_pcb *any_pcb = listen_udp(1902, NULL);
+	uint64_t dropped = unsolicited();
+	struct pk p;
+	cap_clear();
+
+	p = mk_udp(R1, 1900, WAN, 1900);
+	inject(&wan_if, p.b, p.n);
+	CHECK(ncap == 0 && heard[0] == 0 && unsolicited() == dropped + 1);
+	pk_free(&p);
+	p = mk_udp(H2, 1900, LAN, 1900);
+	inject(&lan_if, p.b, p.n);
+	CHECK(ncap == 0 && heard[0] == 1);
+	pk_free(&p);
+	/* A LAN host keeps its own port 1900 outside; the reply is its, not the router's. */
+	p = mk_udp(H3, 1900, R1, 1900);
+	inject(&lan_if, p.b, p.n);
+	CHECK(ncap == 1 && count_on(&wan_if) == 1 && sport_of(caps[0].b) == 1900);
+	pk_free(&p);
+	cap_clear();
+	p = mk_udp(R1, 1900, WAN, 1900);
+	inject(&wan_if, p.b, p.n);
+	CHECK(ncap == 1 && count_on(&lan_if) == 1 && dst_of(caps[0].b) == H3 && dport_of(caps[0].b) == 1900 && heard[0] == 1);
+	pk_free(&p);
+	cap_clear();
+
+	/* The WAN's or no netif: the router's port; reached from the WAN, never handed out. */
+	for (uint16_t port = 1901; port <= 1902; port++) {
+		p = mk_udp(R1, 1900, WAN, port);
+		inject(&wan_if, p.b, p.n);
+		CHECK(ncap == 0 && heard[port - 1900] == 1);
+		pk_free(&p);
+		p = mk_udp(H2, port, R1, 1900);
+		inject(&lan_if, p.b, p.n);
+		CHECK(ncap == 1 && count_on(&wan_if) == 1 && sport_of(caps[0].b) != port);
+		pk_free(&p);
+		cap_clear();
+	}
+	CHECK(unsolicited() == dropped + 1);
+	struct udp_pcb *pcbs[] = { lan_pcb, wan_pcb, any_pcb };
+	for (size_t i = 0; i < sizeof(pcbs) / sizeof(pcbs[0]); i++)
+		if (pcbs[i])
+			udp_remove(pcbs[i]);
+}
+
 static void check_no_leak(const char *when)
 {
 	static const int pools[] = { MEMP_PBUF, MEMP_PBUF_POOL, MEMP_REASSDATA, MEMP_FRAG_PBUF };
@@ -618,6 +705,8 @@ int main(void)
 	check_no_leak("hairpin");
 	test_local();
 	check_no_leak("local");
+	test_local_port();
+	check_no_leak("local port");
 	advance(5000);
 	CHECK(napt_lwip_now() >= 26);
 	check_no_leak("end");

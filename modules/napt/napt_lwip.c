@@ -35,15 +35,27 @@ static uint32_t gSeconds;
 static uint32_t gLastMs;
 static uint32_t gWanAddr, gLanAddr, gLanMask;
 
-static int bound_here(const ip_addr_t *local)
+/*
+ * Whether a pcb takes packets sent to the WAN address: bound to it or to
+ * any address, and tied to no netif or to the WAN's. One tied to the LAN
+ * netif (SSDP) does not, so its port number stays free on the WAN: a packet
+ * to it there is unsolicited, dropped without an answer, and NAPT may hand
+ * the number out as an external port.
+ */
+static int bound_here(const ip_addr_t *local, u8_t netif_idx)
 {
+	if (netif_idx != NETIF_NO_INDEX) {
+		struct netif *wan = router_port_netif(ROUTER_PORT_WAN);
+		if (!wan || netif_idx != netif_get_index(wan))
+			return 0;
+	}
 	return ip_addr_isany(local) || ip4_addr_get_u32(ip_2_ip4(local)) == gWanAddr;
 }
 
 static int tcp_list_has(struct tcp_pcb *pcb, uint16_t port)
 {
 	for (; pcb; pcb = pcb->next)
-		if (pcb->local_port == port && bound_here(&pcb->local_ip))
+		if (pcb->local_port == port && bound_here(&pcb->local_ip, pcb->netif_idx))
 			return 1;
 	return 0;
 }
@@ -53,13 +65,13 @@ static int local_port(uint8_t proto, uint16_t port)
 {
 	if (proto == NAPT_PROTO_UDP) {
 		for (struct udp_pcb *pcb = udp_pcbs; pcb; pcb = pcb->next)
-			if (pcb->local_port == port && bound_here(&pcb->local_ip))
+			if (pcb->local_port == port && bound_here(&pcb->local_ip, pcb->netif_idx))
 				return 1;
 		return 0;
 	}
 	if (proto == NAPT_PROTO_TCP) {
 		for (struct tcp_pcb_listen *l = tcp_listen_pcbs.listen_pcbs; l; l = l->next)
-			if (l->local_port == port && bound_here(&l->local_ip))
+			if (l->local_port == port && bound_here(&l->local_ip, l->netif_idx))
 				return 1;
 		return tcp_list_has(tcp_active_pcbs, port) || tcp_list_has(tcp_tw_pcbs, port) || tcp_list_has(tcp_bound_pcbs, port);
 	}

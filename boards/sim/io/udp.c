@@ -4,8 +4,15 @@
  * the pbuf the port driver received it in, taken from the pool every port
  * receives into, so a reader that falls behind loses its own datagrams
  * (counted) instead of starving the router's ports.
+ *
+ * Beyond ECMA-419, `interface` ("lan" or "wan") ties a socket to one of the
+ * router's ports: it hears only datagrams that arrived on that port, sends
+ * by that port whatever the destination (multicast included), and joins its
+ * multicast group there alone. SSDP uses it so that nothing of it is heard
+ * or said on the WAN. NAPT leaves such a port free on the WAN (napt_lwip.c).
  */
 #include "io_notify.h"
+#include "ports.h"
 #include "socket_address.h"
 
 #include "lwip/igmp.h"
@@ -13,6 +20,7 @@
 #include "lwip/udp.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define UDP_QUEUE_MAX 8
 /* The largest payload one IPv4 datagram carries. */
@@ -30,6 +38,7 @@ struct udp_socket {
 	struct udp_datagram queue[UDP_QUEUE_MAX];
 	uint8_t head, count;
 	uint8_t joined;
+	int8_t role;                 /* enum router_port_role bound to, or -1 */
 	ip4_addr_t group;
 	uint32_t dropped;            /* arrived with the queue full */
 	uint32_t unsent;             /* write() that lwIP had no memory or route for */
@@ -75,7 +84,10 @@ static void socket_close(struct udp_socket *u)
 		u->pcb = NULL;
 	}
 	if (u->joined) {
-		igmp_leavegroup(IP4_ADDR_ANY4, &u->group);
+		if (u->role < 0)
+			igmp_leavegroup(IP4_ADDR_ANY4, &u->group);
+		else if (router_port_netif((enum router_port_role)u->role))
+			igmp_leavegroup_netif(router_port_netif((enum router_port_role)u->role), &u->group);
 		u->joined = 0;
 	}
 	while (u->count)
@@ -116,13 +128,32 @@ static void address_arg(xsMachine *the, int index, ip4_addr_t *out, const char *
 		xsRangeError("udp: %s is not an IPv4 address: %s", what, text);
 }
 
-/* xs_udp_open(notify, port, address, multicast, timeToLive) -> handle */
+/* The port an `interface` option names: -1 for none (undefined), else a role. */
+static int interface_arg(xsMachine *the, int index)
+{
+	if (xsTypeOf(xsArg(index)) == xsUndefinedType)
+		return -1;
+	if (xsTypeOf(xsArg(index)) == xsStringType) {
+		/* Compared at once: the collector cannot run in between. */
+		const char *text = xsToString(xsArg(index));
+		if (!strcmp(text, "lan"))
+			return ROUTER_PORT_LAN;
+		if (!strcmp(text, "wan"))
+			return ROUTER_PORT_WAN;
+	}
+	xsRangeError("udp: interface must be \"lan\" or \"wan\"");
+	return -1;
+}
+
+/* xs_udp_open(notify, port, address, multicast, timeToLive, interface) -> handle */
 void xs_udp_open(xsMachine *the)
 {
 	ip_addr_t local;
 	ip4_addr_t group;
 	int port = xsToInteger(xsArg(1));
 	int multicast = xsTypeOf(xsArg(3)) != xsUndefinedType;
+	int role = interface_arg(the, 5);
+	struct netif *netif = NULL;
 	struct udp_socket *u;
 	err_t err;
 
@@ -136,6 +167,11 @@ void xs_udp_open(xsMachine *the)
 		if (!ip4_addr_ismulticast(&group))
 			xsRangeError("udp: multicast %s is not a multicast group", ip4addr_ntoa(&group));
 	}
+	if (role >= 0) {
+		netif = router_port_netif((enum router_port_role)role);
+		if (!netif)
+			xsUnknownError("udp: this board has no %s port", role == ROUTER_PORT_LAN ? "lan" : "wan");
+	}
 
 	xsResult = xsNewHostObject(udp_socket_destructor);
 	u = calloc(1, sizeof(*u));
@@ -144,6 +180,7 @@ void xs_udp_open(xsMachine *the)
 	xsSetHostData(xsResult, u);
 	io_notify_init(&u->notify, the, deliver, u);
 	u->notify.wrapped = 1;
+	u->role = (int8_t)role;
 	u->pcb = udp_new();
 	if (!u->pcb)
 		xsUnknownError("udp: no free socket (lwIP UDP_PCB pool)");
@@ -154,8 +191,12 @@ void xs_udp_open(xsMachine *the)
 			xsUnknownError("udp: port %d in use", port);
 		xsUnknownError("udp: cannot bind port %d (lwIP error %d)", port, (int)err);
 	}
+	/* Before any datagram can arrive: nothing runs between the two binds. */
+	if (netif)
+		udp_bind_netif(u->pcb, netif);
 	if (multicast) {
-		if (igmp_joingroup(IP4_ADDR_ANY4, &group) != ERR_OK) {
+		err = netif ? igmp_joingroup_netif(netif, &group) : igmp_joingroup(IP4_ADDR_ANY4, &group);
+		if (err != ERR_OK) {
 			socket_close(u);
 			xsUnknownError("udp: cannot join %s", ip4addr_ntoa(&group));
 		}

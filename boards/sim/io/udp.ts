@@ -3,14 +3,20 @@
  * API (udp.c). read() takes the oldest waiting datagram, an ArrayBuffer
  * carrying its sender's address and port. A few datagrams wait at most;
  * later ones are dropped and counted (dropped).
+ *
+ * Not ECMA-419: `interface: "lan" | "wan"` ties the socket to that router
+ * port. It receives only what arrived there, every write leaves by that
+ * port (multicast too), and `multicast` joins the group on that port alone.
+ * Any other value is a RangeError.
  */
 import { checkFormat, checkPort, countNotify } from "sim/io-options";
 
 type Handle = object;
 type Bytes = ArrayBuffer | ArrayBufferView;
 export type Datagram = ArrayBuffer & { address: string; port: number };
+export type Interface = "lan" | "wan";
 
-const open = native("xs_udp_open") as (notify: ((count: number) => void) | undefined, port: number, address: string | undefined, multicast: string | undefined, ttl: number) => Handle;
+const open = native("xs_udp_open") as (notify: ((count: number) => void) | undefined, port: number, address: string | undefined, multicast: string | undefined, ttl: number, iface: Interface | undefined) => Handle;
 const read = native("xs_udp_read") as (handle: Handle) => Datagram | undefined;
 const write = native("xs_udp_write") as (handle: Handle, buffer: ArrayBuffer, offset: number, length: number, address: string, port: number) => void;
 const close = native("xs_udp_close") as (handle: Handle) => void;
@@ -21,6 +27,7 @@ export interface Options {
 	address?: string;
 	multicast?: string;
 	timeToLive?: number;
+	interface?: Interface;
 	onReadable?: (this: UDP, packets: number) => void;
 	onError?: (this: UDP) => void; // accepted; lwIP's raw UDP reports no errors
 	format?: "buffer";
@@ -37,7 +44,7 @@ export default class UDP {
 		if (options.port !== undefined)
 			checkPort("udp", options.port);
 		this.target = options.target;
-		this.#handle = open(countNotify(this, onReadable), options.port ?? 0, options.address, options.multicast, options.timeToLive ?? 1);
+		this.#handle = open(countNotify(this, onReadable), options.port ?? 0, options.address, options.multicast, options.timeToLive ?? 1, options.interface);
 	}
 
 	get port(): number {

@@ -1,13 +1,16 @@
 /*
  * Test fixture, not firmware: services over the simulator's ECMA-419
  * sockets for host-tests/e2e/sockets.test.mjs. Run it with
- * `router-sim ... --main test/socket-echo`. The LAN port is 192.168.4.1/24.
+ * `router-sim ... --main test/socket-echo`. The LAN port is 192.168.4.1/24,
+ * the WAN port 198.51.100.2/24 (no NAPT runs here).
  *   udp 7007  echoes each datagram to its sender
  *   tcp 7007  echoes each connection, in order; closes after the peer does
  *   udp 7008  member of 239.255.0.7; echoes to the sender, unicast
  *   udp 7009  reads nothing until "drain udp" (the receive queue's bound)
  *   tcp 7009  reads nothing until "drain tcp" (acknowledged only as read)
  *   tcp 7010  sends 16 KB of a pattern to each connection, then closes
+ *   udp 7011  interface "lan", member of 239.255.0.11 there: echoes to the
+ *             sender; "mcast <text>" sends to the group (TTL 2)
  * Console commands are in execute(); outbound TCP is "connect".
  */
 import Net from "net";
@@ -24,8 +27,12 @@ type SimUDP = UDP & { close(): void; readonly port: number; readonly dropped: nu
 type SimListener = Listener & { close(): void; readonly port: number };
 /* read() gives undefined when nothing waits; the typings say it never does. */
 type Datagram = ArrayBuffer & { address: string; port: number };
+/* The simulator's `interface` option, which the typings do not know. */
+type UDPOptions = ConstructorParameters<typeof UDP>[0] & { interface?: unknown };
+const PortUDP = UDP as unknown as new (options: UDPOptions) => SimUDP;
 
 Net.configure("lan", { mode: "static", address: "192.168.4.1", netmask: "255.255.255.0" });
+Net.configure("wan", { mode: "static", address: "198.51.100.2", netmask: "255.255.255.0", gateway: "198.51.100.1" });
 
 const stats = { accepted: 0, open: 0, echoed: 0 };
 /* tcp.c's counts of its rare paths: writes that waited for lwIP memory, closes that waited on them. */
@@ -43,6 +50,8 @@ function echoDatagrams(this: UDP, count: number): void {
 const udpEcho = new UDP({ port: PORT, onReadable: echoDatagrams }) as SimUDP;
 new UDP({ port: PORT + 1, multicast: "239.255.0.7", timeToLive: 1, onReadable: echoDatagrams });
 const udpHeld = new UDP({ port: PORT + 2, onReadable() {} }) as SimUDP;
+const LAN_GROUP = "239.255.0.11";
+const udpLan = new PortUDP({ port: PORT + 4, multicast: LAN_GROUP, timeToLive: 2, interface: "lan", onReadable: echoDatagrams });
 
 /* Echo one connection: move min(readable, writable) bytes whenever either grows. */
 function echo(from: TCP): void {
@@ -221,6 +230,8 @@ function misuse(): string[] {
 	});
 	attempt("udp bad multicast", () => new UDP({ port: 0, multicast: "192.168.4.9", timeToLive: 1 }));
 	attempt("udp format", () => new UDP({ port: 0, format: "number" as "buffer" }));
+	attempt("udp bad interface", () => new PortUDP({ port: 0, interface: "dmz" }));
+	attempt("udp interface not text", () => new PortUDP({ port: 0, interface: 1 }));
 	attempt("listener port in use", () => new Listener({ port: PORT }));
 	const listener = new Listener({ port: 0 }) as SimListener;
 	attempt("listener port", () => listener.port > 0);
@@ -329,6 +340,10 @@ function run(words: string[]): void {
 				drainHeld(heldSocket, held.readable);
 			console.print(`tcp ${PORT + 2}: draining`);
 		}
+		return;
+	case "mcast":
+		udpLan.write(ArrayBuffer.fromString(words.slice(1).join(" ")), LAN_GROUP, PORT + 4);
+		console.print("sent");
 		return;
 	case "connect":
 		if (words.length < 4)
