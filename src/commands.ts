@@ -13,6 +13,7 @@ import { CommandError, checked, expectCount, fail } from "command";
 import type { Command } from "command";
 import { natLanProblems } from "nat-config";
 import { SET_NAT_USAGE, dmzCommand, forwardCommand, natConfigLines, setNat, showForwards, showNat } from "nat-commands";
+import { showUpnp, upnpCommand, upnpConfigLines } from "upnp/upnp-commands";
 
 function formatUptime(ms: number): string {
 	let s = Math.floor(ms / 1000);
@@ -55,10 +56,13 @@ function showConfig(router: Router, print: (line: string) => void): void {
 		print(`set wan static ${c.wan.address}/${c.wan.prefix} ${c.wan.gateway}${c.wan.dns.length ? " " + c.wan.dns.join(" ") : ""}`);
 	for (const line of natConfigLines(router))
 		print(line);
+	for (const line of upnpConfigLines(router))
+		print(line);
 	print(`# ${router.describeSaved()}`);
 }
 
 function showMemory(print: (line: string) => void): void {
+	Platform.gc();   // what is live, not what garbage happens to be waiting
 	const m = Platform.memory();
 	print(`xs heap: chunks ${m.chunksInUse} in use of ${m.chunksReserved} (peak ${m.chunksPeak}); slots ${m.slotsInUse} in use of ${m.slotsReserved} (peak ${m.slotsPeak}); stack ${m.stack}`);
 	print("lwip pools:     used    max  avail  errors");
@@ -66,8 +70,8 @@ function showMemory(print: (line: string) => void): void {
 		print(`  ${pool.name.padEnd(14)}${String(pool.used).padStart(5)}${String(pool.max).padStart(7)}${String(pool.available).padStart(7)}${String(pool.errors).padStart(8)}`);
 }
 
-const SHOW_TOPICS = ["status", "interfaces", "config", "version", "memory", "nat", "nat flows", "forwards"];
-const SHOW_USAGE = "show status|interfaces|config|version|memory|nat|forwards";
+const SHOW_TOPICS = ["status", "interfaces", "config", "version", "memory", "nat", "nat flows", "forwards", "upnp", "upnp rules"];
+const SHOW_USAGE = "show status|interfaces|config|version|memory|nat|forwards|upnp";
 
 function parseWan(args: string[], router: Router): WanConfig {
 	const usage = "set wan dhcp | set wan static <ip/len> <gateway> [dns [dns]]";
@@ -121,8 +125,8 @@ const commands: Command[] = [
 	},
 	{
 		name: "show",
-		usage: ["show status|interfaces|config|version|memory", "show nat [flows [n]]", "show forwards"],
-		synopsis: "show status|interfaces|config|nat|forwards|...",
+		usage: ["show status|interfaces|config|version|memory", "show nat [flows [n]]", "show forwards", "show upnp [rules]"],
+		synopsis: "show status|interfaces|config|nat|forwards|upnp|...",
 		summary: "show the router's state",
 		detail: [
 			"status      addresses, uptime and whether the configuration is saved",
@@ -133,6 +137,8 @@ const commands: Command[] = [
 			"nat         the translation table: flows, timeouts, counters, drops",
 			"nat flows   the first n flows (20 unless given, up to 10000)",
 			"forwards    port forwards (static and UPnP) and the DMZ host",
+			"upnp        the UPnP gateway: mappings, subscribers, counters",
+			"upnp rules  the UPnP permission rules, in the order they are tried",
 		],
 		run(args, router, print) {
 			expectCount("show", args, 1, Infinity, SHOW_USAGE);
@@ -142,6 +148,10 @@ const commands: Command[] = [
 			}
 			if (args[0] === "forwards") {
 				showForwards(args.slice(1), router, print);
+				return;
+			}
+			if (args[0] === "upnp") {
+				showUpnp(args.slice(1), router, print);
 				return;
 			}
 			expectCount("show", args, 1, 1, SHOW_USAGE);
@@ -202,6 +212,7 @@ const commands: Command[] = [
 	},
 	forwardCommand,
 	dmzCommand,
+	upnpCommand,
 	{
 		name: "save",
 		usage: ["save"],

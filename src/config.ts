@@ -8,6 +8,8 @@ import Preference from "preference";
 import { parseAddress, parseHostCidr, parseUnicast, sameSubnet } from "ipv4";
 import { natDefaults, validateNat } from "nat-config";
 import type { NatConfig } from "nat-config";
+import { loadedUpnp, storedUpnp, upnpDefaults, validateUpnp } from "upnp/upnp-config";
+import type { StoredUpnp, UpnpConfig } from "upnp/upnp-config";
 
 export interface LanConfig {
 	address: string;
@@ -27,6 +29,7 @@ export interface RouterConfig {
 	lan: LanConfig;
 	wan: WanConfig;
 	nat: NatConfig;
+	upnp: UpnpConfig;
 }
 
 const DOMAIN = "router";
@@ -38,6 +41,7 @@ export function defaults(): RouterConfig {
 		lan: { address: "192.168.4.1", prefix: 24 },
 		wan: { mode: "dhcp" },
 		nat: natDefaults(),
+		upnp: upnpDefaults(),
 	};
 }
 
@@ -58,8 +62,8 @@ function checkCidr(where: string, address: unknown, prefix: unknown): string | u
 
 /*
  * Every problem with a candidate configuration; empty when it is good. A
- * missing nat section is not a problem (saved before NAT existed); load()
- * fills in its defaults.
+ * missing nat or upnp section is not a problem (saved before it existed);
+ * load() fills in its defaults.
  */
 export function validate(value: unknown): string[] {
 	const problems: string[] = [];
@@ -118,6 +122,8 @@ export function validate(value: unknown): string[] {
 	}
 	if (value.nat !== undefined)
 		problems.push(...validateNat(value.nat, goodLan));
+	if (value.upnp !== undefined)
+		problems.push(...validateUpnp(value.upnp));
 	return problems;
 }
 
@@ -149,13 +155,14 @@ export function load(): Loaded {
 	const problems = validate(parsed);
 	if (problems.length)
 		return { config: defaults(), saved: false, warning: `configuration rejected (${problems.join("; ")}); using defaults` };
-	const config = parsed as Omit<RouterConfig, "nat"> & { nat?: NatConfig };
-	return { config: { ...config, nat: config.nat ?? natDefaults() }, saved: true };
+	const config = parsed as Omit<RouterConfig, "nat" | "upnp"> & { nat?: NatConfig; upnp?: StoredUpnp };
+	return { config: { ...config, nat: config.nat ?? natDefaults(), upnp: config.upnp ? loadedUpnp(config.upnp) : upnpDefaults() }, saved: true };
 }
 
 export function save(config: RouterConfig): void {
-	const problems = validate(config);
+	const stored = { ...config, upnp: storedUpnp(config.upnp) };
+	const problems = validate(stored);
 	if (problems.length)
 		throw new Error(`refusing to save an invalid configuration: ${problems.join("; ")}`);
-	Preference.set(DOMAIN, KEY, JSON.stringify(config));
+	Preference.set(DOMAIN, KEY, JSON.stringify(stored));
 }

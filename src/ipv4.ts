@@ -102,3 +102,15 @@ export function parseUnicast(text: string): Parsed<string> {
 		return { ok: false, error: `${text} is not a unicast address` };
 	return { ok: true, value: formatAddress(parsed.value) };
 }
+
+/* Special-purpose blocks (RFC 6890 and friends) that the Internet does not route to. */
+const NOT_PUBLIC: readonly (readonly [number, number])[] = [
+	[0x00000000, 8], [0x0a000000, 8], [0x64400000, 10], [0x7f000000, 8], [0xa9fe0000, 16],
+	[0xac100000, 12], [0xc0000000, 24], [0xc0000200, 24], [0xc0a80000, 16], [0xc6120000, 15],
+	[0xc6336400, 24], [0xcb007100, 24], [0xe0000000, 4], [0xf0000000, 4],
+];
+
+/* Whether an address is publicly routable (not private, shared, documentation, ...). */
+export function isPublic(value: number): boolean {
+	return !NOT_PUBLIC.some(([block, prefix]) => sameSubnet(value, block, prefix));
+}

@@ -1,5 +1,5 @@
 /*
- * Boot: configuration, NAT, ports, banner, console.
+ * Boot: configuration, NAT, ports, UPnP, banner, console.
  */
 import Platform from "platform";
 import * as Config from "config";
@@ -26,6 +26,9 @@ if (loaded.warning)
 for (const warning of natWarnings)
 	console.print(`warning: ${warning}`);
 router.start();
+const upnpProblem = router.upnp.start();
+if (upnpProblem)
+	console.print(`warning: ${upnpProblem}`);
 const lan = router.status("lan");
 console.print(`lan  ${Router.cidr(lan)} on ${lan.device} (${lan.mac})`);
 const wan = router.status("wan");

@@ -7,7 +7,7 @@
 import Napt from "napt";
 import type { Forward, ForwardProto, TimeoutName } from "napt";
 import type { Filtering, ForwardConfig, NatConfig } from "nat-config";
-import { TIMEOUT_RULES, forwardText } from "nat-config";
+import { MAX_FORWARDS, TIMEOUT_RULES, forwardText } from "nat-config";
 
 export class Nat {
 	#config: () => NatConfig;
@@ -16,16 +16,20 @@ export class Nat {
 	/* The pool size the table was started with; a changed config.flows waits for a restart. */
 	readonly activeFlows: number;
 
-	constructor(config: () => NatConfig) {
+	/* Forward pool size: the static forwards plus the UPnP mappings allowed at boot. */
+	readonly forwardPool: number;
+
+	constructor(config: () => NatConfig, upnpMappings: number) {
 		this.#config = config;
 		this.activeFlows = config().flows;
+		this.forwardPool = MAX_FORWARDS + upnpMappings;
 	}
 
 	/* Start the table with the saved forwards and DMZ host; the warnings, if any, for the console. */
 	start(): string[] {
 		const c = this.#config();
 		try {
-			this.running = Napt.start({ flows: c.flows, filtering: c.filtering, timeouts: c.timeouts });
+			this.running = Napt.start({ flows: c.flows, forwards: this.forwardPool, filtering: c.filtering, timeouts: c.timeouts });
 		}
 		catch (e) {
 			return [`nat did not start (${e instanceof Error ? e.message : String(e)}); packets are forwarded untranslated`];

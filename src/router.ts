@@ -11,6 +11,7 @@ import * as Config from "config";
 import type { RouterConfig, WanConfig } from "config";
 import { netmaskToPrefix, prefixToNetmask } from "ipv4";
 import { Nat } from "nat";
+import { Upnp } from "upnp/upnp";
 
 export type Print = (line: string) => void;
 
@@ -21,6 +22,8 @@ export class Router {
 	saved: RouterConfig | undefined;
 	/* NAPT: its table, and changes to running.nat. */
 	readonly nat: Nat;
+	/* The UPnP gateway (started after the ports, stopped before a restart). */
+	readonly upnp: Upnp;
 	/* Where announcements go (the console). */
 	print: Print = () => undefined;
 	/* Called just before the platform reboots. */
@@ -32,7 +35,8 @@ export class Router {
 		this.running = loaded.config;
 		this.activeLan = { ...loaded.config.lan };
 		this.saved = loaded.saved ? Config.clone(loaded.config) : undefined;
-		this.nat = new Nat(() => this.running.nat);
+		this.nat = new Nat(() => this.running.nat, loaded.config.upnp.limits.mappings);
+		this.upnp = new Upnp(this);
 	}
 
 	/* Before the ports come up, so no packet crosses untranslated; returns warnings for the console. */
@@ -97,6 +101,7 @@ export class Router {
 	}
 
 	restart(): void {
+		this.upnp.stop();   // byebye, so control points forget us now rather than in 30 minutes
 		this.onRestart();
 		Platform.restart();
 	}

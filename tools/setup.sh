@@ -18,6 +18,7 @@ packages=(
   python3                                         # test peers
   curl iperf3 traceroute                          # NAPT: peers in far (HTTP, throughput, hops)
   coturn                                          # NAPT: turnserver as STUN, turnutils_natdiscovery
+  miniupnpc python3-miniupnpc                     # UPnP: upnpc and the python module as LAN clients
   valgrind                                        # memory checks of the C
   clang-14 libfuzzer-14-dev                       # fuzzing harnesses (npm run fuzz)
 )

@@ -14,10 +14,24 @@ after(async () => {
 	await bench?.stop();
 });
 
+// The sim's preference file as { "domain key": text }: a line per entry, "domain key type hex".
+function savedPrefs(file) {
+	if (!fs.existsSync(file))
+		return {};
+	const entries = {};
+	for (const line of fs.readFileSync(file, "latin1").split("\n")) {
+		const m = /^(\S+) (\S+) \S ([0-9a-f]*)$/.exec(line);
+		if (m)
+			entries[`${m[1]} ${m[2]}`] = Buffer.from(m[3], "hex").toString("utf8");
+	}
+	return entries;
+}
+
 test("a fresh router runs the factory defaults, nothing saved", async () => {
 	const config = await bench.console.command("show config");
 	assert.equal(config, "set lan 192.168.4.1/24\nset wan dhcp\n# factory defaults (nothing saved)");
-	assert.equal(fs.existsSync(bench.prefs), false);
+	// Only the UPnP identity (device UUID, SSDP boot id) is kept, never a configuration.
+	assert.deepEqual(Object.keys(savedPrefs(bench.prefs)).sort(), ["upnp bootid", "upnp uuid"]);
 });
 
 test("set wan static applies at once", async () => {
@@ -80,9 +94,24 @@ test("factory-reset restores the defaults", async () => {
 	await bench.console.waitFor(/wan {2}dhcp, waiting for a lease/, 10000, { from });
 	const config = await bench.console.command("show config");
 	assert.equal(config, "set lan 192.168.4.1/24\nset wan dhcp\n# factory defaults (nothing saved)");
-	assert.equal(fs.existsSync(bench.prefs), false, "saved configuration erased");
+	assert.equal(savedPrefs(bench.prefs)["router config"], undefined, "saved configuration erased");
 	// And the defaults are in force: DHCP on the WAN, 192.168.4.1 on the LAN.
 	await bench.wanAddress(30000, from);
 	const lan = await ping(bench, "lan", "192.168.4.1");
 	assert.ok(lan.ok, lan.output);
+});
+
+test("UPnP settings survive save and restart; rules are kept as text", async () => {
+	for (const line of ["upnp secure off", "upnp deny 30000-30010 192.168.4.0/24 1-65535", "upnp limit mappings 32"])
+		assert.match(await bench.console.command(line), /^upnp: .*type save to keep it/);
+	assert.equal(await bench.console.command("save"), "saved");
+	const saved = JSON.parse(savedPrefs(bench.prefs)["router config"]);
+	assert.ok(saved.upnp.rules.includes("deny 30000-30010 192.168.4.0/24 1-65535"), "the rule is saved in its console form");
+	const from = bench.console.text.length;
+	bench.console.send("restart");
+	await bench.console.waitFor(/Type help for commands\.\nrouter> $/, 10000, { from });
+	const config = await bench.console.command("show config");
+	assert.match(config, /^upnp secure off\nupnp rules clear\nupnp deny 0-65535 0\.0\.0\.0\/0 0-65535\nupnp allow 1024-65535 0\.0\.0\.0\/0 1024-65535\nupnp deny 30000-30010 192\.168\.4\.0\/24 1-65535\nupnp limit mappings 32\n# saved$/m);
+	const rules = await bench.console.command("show upnp rules");
+	assert.equal(rules, "  1 deny 30000-30010 192.168.4.0/24 1-65535\n  2 allow 1024-65535 0.0.0.0/0 1024-65535\n  3 deny 0-65535 0.0.0.0/0 0-65535");
 });

@@ -1,0 +1,495 @@
+/*
+ * The IGD's HTTP server on the LAN address. One request per connection,
+ * read within bounds (bytes, header lines, open connections, ten seconds),
+ * handed whole to the handler and answered with Connection: close. What is
+ * malformed or over a bound is answered (or cut) here, so the handler only
+ * ever sees complete, well-formed requests from LAN hosts.
+ */
+import Listener from "embedded:io/socket/listener";
+import TCP from "embedded:io/socket/tcp";
+import Timer from "timer";
+import { parseAddress } from "ipv4";
+import { onLan } from "upnp/context";
+import type { IgdContext } from "upnp/context";
+import { utf8Decode } from "upnp/message";
+import type { HttpRequest, HttpResponse } from "upnp/message";
+
+/* A connection's whole life, accept to last byte out: a slow or idle client cannot hold one longer. */
+const DEADLINE = 10000;
+/*
+ * After answering before the whole request was read (413, 431, 400...),
+ * the rest is read and dropped until the client has been quiet for QUIET ms
+ * (LINGER at most), then the connection closes: closing with unread data,
+ * or with data still coming, resets it, and a reset can take the answer
+ * with it.
+ */
+const QUIET = 200;
+const LINGER = 2000;
+
+/* ECMA-419 has close(); @moddable/typings leave it out. */
+type SimListener = Listener & { close(): void };
+
+const REASONS: Record<number, string> = {
+	200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+	411: "Length Required", 412: "Precondition Failed", 413: "Content Too Large", 431: "Request Header Fields Too Large",
+	500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
+};
+
+/* The headers the server writes itself. */
+const OWN_HEADERS = /^(content-length|connection|server)$/i;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/* Connection states. */
+const READING = 0, ANSWERING = 1, LINGERING = 2, CLOSED = 3;
+
+/*
+ * Text and bytes in linear time. XS finds a string's i-th character by
+ * walking it from the start, so utf8Encode's charCodeAt loop and
+ * utf8Decode's += are quadratic (over 100 ms for the 11 KB WANIPConnection
+ * SCPD). XS's own conversions are native; only what they would get wrong
+ * goes the slow way (decoding) or is replaced first (encoding).
+ */
+/* Lone surrogates (U+FFFD, as utf8Encode does) and NUL (never valid in an answer): XS would write CESU-8 and C0 80. */
+const NOT_UTF8 = /[\0\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function encode(text: string): Uint8Array {
+	return new Uint8Array(ArrayBuffer.fromString(text.replace(NOT_UTF8, "\ufffd")));
+}
+
+/* ASCII without NUL natively (String.fromArrayBuffer accepts overlong and surrogate forms, and stops at NUL); else utf8Decode. */
+function decode(bytes: Uint8Array): string {
+	for (let i = 0; i < bytes.length; i++)
+		if (bytes[i] === 0 || bytes[i] > 0x7f)
+			return utf8Decode(bytes);
+	return String.fromArrayBuffer(bytes.buffer);
+}
+
+/* A request line and headers that passed every check; length is -1 without Content-Length. */
+interface Head {
+	method: string;
+	target: string;
+	version: string;
+	headers: Map<string, string>;
+	length: number;
+}
+
+/* An answer the server makes itself: status and a line saying why. */
+interface Refusal {
+	status: number;
+	why: string;
+}
+
+function refuse(status: number, why: string): Refusal {
+	return { status, why };
+}
+
+/* "a.b.c.d" or "a.b.c.d:port": a name here could be a rebinding attack's. */
+function numericHost(host: string): boolean {
+	const m = /^([0-9.]{7,15})(?::([0-9]{1,5}))?$/.exec(host);
+	return !!m && parseAddress(m[1]).ok && (m[2] ? Number(m[2]) <= 65535 : true);
+}
+
+/* The header section (up to and with its blank line) as text, checked. */
+function parseHead(text: string): Head | Refusal {
+	const lines = text.split("\n");
+	let n = 0;
+	// A client may send a stray blank line before the request line (RFC 9112 2.2).
+	while (n < lines.length - 1 && (lines[n] === "" || lines[n] === "\r"))
+		n++;
+	const request = lines[n].replace(/\r$/, "").split(" ");
+	if (request.length !== 3 || !TOKEN.test(request[0]) || !(request[1].startsWith("/") || request[1] === "*") || /[\0-\x20\x7f]/.test(request[1]))
+		return refuse(400, "malformed request line");
+	const [method, target, version] = request;
+	if (!/^HTTP\/[0-9]+\.[0-9]+$/.test(version))
+		return refuse(400, "malformed request line");
+	if (version !== "HTTP/1.1" && version !== "HTTP/1.0")
+		return refuse(505, `${version} is not supported (HTTP/1.0 and HTTP/1.1 are)`);
+	const headers = new Map<string, string>();
+	for (n++; n < lines.length; n++) {
+		const line = lines[n].replace(/\r$/, "");
+		if (line === "")
+			break;
+		const colon = line.indexOf(":");
+		const name = line.slice(0, colon).toLowerCase();
+		const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+		// no line folding, no space before the colon, no control characters
+		// eslint-disable-next-line no-control-regex
+		if (colon < 1 || !TOKEN.test(name) || /[\0-\x08\x0a-\x1f\x7f]/.test(value))
+			return refuse(400, "malformed header line");
+		const seen = headers.get(name);
+		headers.set(name, seen === undefined ? value : `${seen}, ${value}`);
+	}
+	const host = headers.get("host");
+	if (host === undefined ? version === "HTTP/1.1" : host.includes(","))
+		return refuse(400, "HTTP/1.1 needs one Host header");
+	if (host !== undefined && !numericHost(host))
+		return refuse(403, "Host must be this router's address");
+	if (headers.has("transfer-encoding"))
+		return refuse(501, "Transfer-Encoding is not supported; send Content-Length");
+	let length = -1;
+	const field = headers.get("content-length");
+	if (field !== undefined)
+		for (const value of field.split(",")) {
+			const v = value.trim();
+			if (!/^[0-9]+$/.test(v) || (length >= 0 && Number(v) !== length))
+				return refuse(400, "bad Content-Length");
+			length = Number(v);
+		}
+	if (length < 0 && method === "POST")
+		return refuse(411, "POST needs Content-Length");
+	return { method, target, version, headers, length };
+}
+
+/* What every connection shares: the server's context, handler, connections and their one timer. */
+interface Shared {
+	ctx: IgdContext;
+	handle: (request: HttpRequest) => HttpResponse;
+	connections: Set<Connection>;
+	timer: Timer | undefined;
+}
+
+/* How often the shared timer looks for connections past their time (only while some are open). */
+const TICK = 100;
+
+/* No private methods: this XS kept instances of classes with them reachable (see tcp.ts). */
+class Connection {
+	shared: Shared;
+	socket: TCP | undefined;
+	address: string;
+	port: number;
+	state = READING;
+	/* the request as received so far */
+	chunks: Uint8Array[] = [];
+	size = 0;
+	/* lines ended so far, and whether the current one is blank up to now */
+	lines = 0;
+	blank = false;
+	/* where the body starts, once the blank line came */
+	bodyStart = -1;
+	head: Head | undefined;
+	/* the answer and how much of it is written; what the socket last offered */
+	out: Uint8Array | undefined;
+	written = 0;
+	room = 0;
+	/* the request was read to its end (else the answer lingers, until lingerEnd) */
+	whole = false;
+	/* Date.now() values: when the connection is closed whatever its state; the latest a linger may end */
+	deadline: number;
+	lingerEnd = 0;
+
+	constructor(shared: Shared, address: string, port: number) {
+		this.shared = shared;
+		this.address = address;
+		this.port = port;
+		this.deadline = Date.now() + DEADLINE;
+	}
+
+	/* Past the deadline: reading still, it is a slow or idle client, and a connection cut. */
+	expire(): void {
+		if (this.state === READING)
+			this.shared.ctx.counters.badRequests++;
+		this.close();
+	}
+
+	readable(): void {
+		while (this.state !== CLOSED && this.socket) {
+			const data = this.socket.read() as ArrayBuffer | undefined;
+			if (!data)
+				break;
+			// anything after the request, or after an early answer, is dropped
+			if (this.state === READING)
+				this.received(new Uint8Array(data));
+		}
+		if (this.state === LINGERING)
+			this.deadline = Math.min(Date.now() + QUIET, this.lingerEnd);
+	}
+
+	writable(count: number): void {
+		this.room = count;
+		this.flush();
+	}
+
+	/* The peer closed or reset: an answer still going out is left to flush (or the deadline). */
+	error(): void {
+		if (this.state !== ANSWERING)
+			this.close();
+	}
+
+	received(chunk: Uint8Array): void {
+		const limits = this.shared.ctx.config().limits;
+		const start = this.size;
+		this.chunks.push(chunk);
+		this.size += chunk.length;
+		if (this.bodyStart < 0) {
+			for (let i = 0; i < chunk.length; i++) {
+				const b = chunk[i];
+				if (b === 10) {
+					if (this.blank) {
+						this.bodyStart = start + i + 1;
+						break;
+					}
+					this.blank = true;
+					// the request line and then header lines
+					if (++this.lines > limits.headers + 1) {
+						this.tooBig(431, `more than ${limits.headers} header lines`);
+						return;
+					}
+				}
+				else if (b !== 13) {
+					this.blank = false;
+				}
+			}
+			if (this.bodyStart < 0 ? this.size > limits.request : this.bodyStart > limits.request) {
+				this.tooBig(431, `headers over ${limits.request} bytes`);
+				return;
+			}
+			if (this.bodyStart < 0)
+				return;
+			const head = parseHead(decode(this.bytes(0, this.bodyStart)));
+			if (!("method" in head)) {
+				this.refused(head);
+				return;
+			}
+			if (this.bodyStart + Math.max(head.length, 0) > limits.request) {
+				this.tooBig(413, `request over ${limits.request} bytes`);
+				return;
+			}
+			this.head = head;
+		}
+		const head = this.head;
+		if (!head || this.size < this.bodyStart + Math.max(head.length, 0))
+			return;
+		this.whole = true;
+		const body = head.length > 0 ? decode(this.bytes(this.bodyStart, this.bodyStart + head.length)) : "";
+		this.chunks = [];
+		const ctx = this.shared.ctx;
+		ctx.counters.requests++;
+		let response: HttpResponse;
+		try {
+			response = this.shared.handle({
+				method: head.method, target: head.target, version: head.version, headers: head.headers,
+				body, remoteAddress: this.address, remotePort: this.port,
+			});
+		}
+		catch {
+			response = { status: 500, body: "internal error\r\n" };
+		}
+		if (response.status >= 400 && response.status < 500)
+			ctx.counters.badRequests++;
+		this.answer(response, head.method === "HEAD");
+	}
+
+	tooBig(status: number, why: string): void {
+		this.shared.ctx.counters.requestLimit++;
+		this.refused(refuse(status, why));
+	}
+
+	refused(refusal: Refusal): void {
+		this.shared.ctx.counters.badRequests++;
+		this.answer({ status: refusal.status, headers: [["Content-Type", "text/plain; charset=\"utf-8\""]], body: `${refusal.why}\r\n` }, false);
+	}
+
+	/* Bytes [from, to) of the request as received. */
+	bytes(from: number, to: number): Uint8Array {
+		const out = new Uint8Array(to - from);
+		let at = 0;
+		for (const c of this.chunks) {
+			const a = Math.max(from - at, 0), b = Math.min(to - at, c.length);
+			if (a < b)
+				out.set(c.subarray(a, b), at + a - from);
+			at += c.length;
+		}
+		return out;
+	}
+
+	answer(response: HttpResponse, headOnly: boolean): void {
+		const status = response.status;
+		const body = encode(response.body ?? "");
+		let head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\n`;
+		for (const [name, value] of response.headers ?? [])
+			if (!OWN_HEADERS.test(name) && !/[\r\n]/.test(name + value))
+				head += `${name}: ${value}\r\n`;
+		const product = this.shared.ctx.product;
+		head += `Server: ${product} UPnP/1.1 ${product}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+		const headBytes = encode(head);
+		// one buffer, one write: head and body leave in the same segment when they fit
+		const out = new Uint8Array(headBytes.length + (headOnly ? 0 : body.length));
+		out.set(headBytes);
+		if (!headOnly)
+			out.set(body, headBytes.length);
+		this.chunks = [];
+		this.state = ANSWERING;
+		this.out = out;
+		this.written = 0;
+		this.flush();
+	}
+
+	flush(): void {
+		const out = this.out;
+		if (this.state !== ANSWERING || !out || !this.socket)
+			return;
+		while (this.room > 0 && this.written < out.length) {
+			const n = Math.min(this.room, out.length - this.written);
+			this.socket.write(out.subarray(this.written, this.written + n));
+			this.written += n;
+			this.room -= n;
+		}
+		if (this.written < out.length)
+			return;
+		this.out = undefined;
+		if (this.whole) {
+			this.close();
+			return;
+		}
+		this.state = LINGERING;
+		this.lingerEnd = Date.now() + LINGER;
+		this.deadline = Date.now() + QUIET;
+	}
+
+	close(): void {
+		if (this.state === CLOSED)
+			return;
+		this.state = CLOSED;
+		this.shared.connections.delete(this);
+		this.chunks = [];
+		this.out = undefined;
+		const socket = this.socket;
+		this.socket = undefined;
+		if (!socket)
+			return;
+		try {
+			// read what is left, so the close is a FIN and not a reset
+			let left = socket.read() as ArrayBuffer | undefined;
+			while (left)
+				left = socket.read() as ArrayBuffer | undefined;
+			socket.close();
+		}
+		catch {
+			// the connection is already gone
+		}
+	}
+}
+
+/*
+ * Socket and timer callbacks, shared by every connection (a socket's target
+ * is its connection), so a connection costs no closures. Nothing thrown
+ * escapes them: the connection it came from just closes.
+ */
+function connectionOf(socket: TCP): Connection {
+	return (socket as TCP & { target: Connection }).target;
+}
+
+function onReadable(this: TCP): void {
+	const c = connectionOf(this);
+	try {
+		c.readable();
+	}
+	catch {
+		c.close();
+	}
+}
+
+function onWritable(this: TCP, count: number): void {
+	const c = connectionOf(this);
+	try {
+		c.writable(count);
+	}
+	catch {
+		c.close();
+	}
+}
+
+function onError(this: TCP): void {
+	const c = connectionOf(this);
+	try {
+		c.error();
+	}
+	catch {
+		c.close();
+	}
+}
+
+function tick(shared: Shared): void {
+	const now = Date.now();
+	for (const c of [...shared.connections])
+		if (now >= c.deadline)
+			try {
+				c.expire();
+			}
+			catch {
+				c.close();
+			}
+	if (!shared.connections.size) {
+		Timer.clear(shared.timer);
+		shared.timer = undefined;
+	}
+}
+
+export class HttpServer {
+	#listener: SimListener;
+	#shared: Shared;
+
+	constructor(options: { ctx: IgdContext; address: string; port: number; handle: (request: HttpRequest) => HttpResponse }) {
+		const shared: Shared = { ctx: options.ctx, handle: options.handle, connections: new Set(), timer: undefined };
+		this.#shared = shared;
+		this.#listener = new Listener({
+			address: options.address,
+			port: options.port,
+			onReadable(count) {
+				for (let i = 0; i < count; i++) {
+					let from: TCP | undefined;
+					try {
+						from = this.read();
+						if (!from)
+							break;
+						admit(shared, from);
+					}
+					catch {
+						// a connection that could not be taken on goes; the listener stays
+						try {
+							from?.close();
+						}
+						catch {
+							// already gone
+						}
+					}
+				}
+			},
+		}) as SimListener;
+	}
+
+	/* Stop listening and drop every connection, answered or not. */
+	close(): void {
+		this.#listener.close();
+		for (const c of [...this.#shared.connections])
+			c.close();
+		Timer.clear(this.#shared.timer);
+		this.#shared.timer = undefined;
+	}
+
+	/* Connections open now. */
+	get open(): number {
+		return this.#shared.connections.size;
+	}
+}
+
+/* Take an accepted connection on, or cut it at once: not from the LAN, or too many open. */
+function admit(shared: Shared, from: TCP): void {
+	const ctx = shared.ctx;
+	const address = from.remoteAddress ?? "";
+	if (!onLan(ctx, address)) {
+		ctx.counters.badRequests++;
+		from.close();
+		return;
+	}
+	if (shared.connections.size >= ctx.config().limits.connections) {
+		ctx.counters.connectionLimit++;
+		from.close();
+		return;
+	}
+	const c = new Connection(shared, address, from.remotePort ?? 0);
+	// An answer is written whole and then the connection closes: Nagle would only hold its last segment back.
+	c.socket = new TCP({ from, target: c, nodelay: true, onReadable, onWritable, onError });
+	shared.connections.add(c);
+	shared.timer ??= Timer.repeat(() => { tick(shared); }, TICK);
+}
