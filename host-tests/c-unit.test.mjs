@@ -25,6 +25,7 @@ const NAPT_CORE = ["modules/napt/napt_table.c", "modules/napt/napt_translate.c"]
 const units = {
 	preference_store_test: { sources: ["boards/sim/preference_store.c"], includes: ["boards/sim"] },
 	napt_test: { sources: NAPT_CORE, includes: ["modules/napt"] },
+	sip_msg_test: { sources: ["modules/sipalg/sip_msg.c"], includes: ["modules/sipalg"] },
 	napt_lwip_test: {
 		sources: [...NAPT_CORE, "modules/napt/napt_lwip.c", "modules/lwip-hooks/router_hooks.c", "host-tests/lib/rig_ports.c"],
 		includes: ["modules/napt", "host-tests/lib", ...LWIP_INCLUDES],

@@ -20,7 +20,7 @@ packages=(
   coturn                                          # NAPT: turnserver as STUN, turnutils_natdiscovery
   miniupnpc python3-miniupnpc                     # UPnP: upnpc and the python module as LAN clients
   valgrind                                        # memory checks of the C
-  clang-14 libfuzzer-14-dev                       # fuzzing harnesses (npm run fuzz)
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev    # fuzzing harnesses: libFuzzer and the sanitizer runtimes
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
