@@ -26,6 +26,8 @@ const units = {
 	preference_store_test: { sources: ["boards/sim/preference_store.c"], includes: ["boards/sim"] },
 	napt_test: { sources: NAPT_CORE, includes: ["modules/napt"] },
 	sip_msg_test: { sources: ["modules/sipalg/sip_msg.c"], includes: ["modules/sipalg"] },
+	sip_dialog_test: { sources: [...NAPT_CORE, "modules/sipalg/sip_msg.c", "modules/sipalg/sip_dialog.c"], includes: ["modules/sipalg", "modules/napt"] },
+	sip_tcp_test: { sources: ["modules/sipalg/sip_tcp.c"], includes: ["modules/sipalg"] },
 	napt_lwip_test: {
 		sources: [...NAPT_CORE, "modules/napt/napt_lwip.c", "modules/lwip-hooks/router_hooks.c", "host-tests/lib/rig_ports.c"],
 		includes: ["modules/napt", "host-tests/lib", ...LWIP_INCLUDES],

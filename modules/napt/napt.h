@@ -142,6 +142,7 @@ void napt_flush(void);
 enum napt_forward_origin {
 	NAPT_ORIGIN_STATIC = 0,   /* the console / saved configuration */
 	NAPT_ORIGIN_UPNP = 1,     /* a UPnP AddPortMapping */
+	NAPT_ORIGIN_SIP = 2,      /* a SIP ALG pinhole (media, or a registration's signalling) */
 };
 
 struct napt_forward {
@@ -182,6 +183,12 @@ const struct napt_forward *napt_forward_find(uint8_t proto, uint16_t ext_port);
 /* Forwards in order of (proto, ext_port); index from 0; NULL past the end. */
 const struct napt_forward *napt_forward_at(uint32_t index);
 uint32_t napt_forward_count(void);
+
+/*
+ * Whether an external port is free for a new forward: no forward holds it,
+ * no live mapping uses it and the router itself has no socket on it.
+ */
+int napt_port_free(uint8_t proto, uint16_t ext_port, uint32_t now);
 
 /* Bumped whenever a forward is added, removed, refreshed or expires. */
 uint32_t napt_forward_generation(void);

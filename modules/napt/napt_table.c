@@ -332,6 +332,11 @@ static int port_taken(uint8_t proto, uint16_t port, uint32_t now)
 	return napt_t.local_port && napt_t.local_port(proto, port);
 }
 
+int napt_port_free(uint8_t proto, uint16_t ext_port, uint32_t now)
+{
+	return napt_t.ready && (proto == NAPT_PROTO_TCP || proto == NAPT_PROTO_UDP) && !port_taken(proto, ext_port, now);
+}
+
 /*
  * A new external port for (in_addr, in_port): the inside port itself when
  * free (RFC 4787 REQ-3/4: same range, same parity), else a pseudo-random
@@ -500,7 +505,7 @@ enum napt_forward_result napt_forward_add(const struct napt_forward *forward)
 		return NAPT_FORWARD_FULL;
 	if ((fw.proto != NAPT_PROTO_TCP && fw.proto != NAPT_PROTO_UDP) || !fw.ext_port || !fw.in_port || !fw.in_addr
 	    || fw.ext_end < fw.ext_port || (uint32_t)fw.in_port + (fw.ext_end - fw.ext_port) > 65535u
-	    || fw.origin > NAPT_ORIGIN_UPNP)
+	    || fw.origin > NAPT_ORIGIN_SIP)
 		return NAPT_FORWARD_INVALID;
 	fw.description[NAPT_DESCRIPTION_MAX - 1] = 0;
 	i = forward_search(fw.proto, fw.ext_port);
