@@ -37,6 +37,30 @@ upnp_bench() {
   node host-tests/bench/upnp-bench.mjs
 }
 
+# The SIP ALG (issue 5): instructions per rewritten INVITE and per RTP
+# packet through a pinhole (host-tests/bench/sip-bench.sh, callgrind).
+# Writes docs/bench/sip.md. `run.sh sip` runs only this part.
+sip_bench() {
+  local out=docs/bench/sip.md dirty=""
+  git diff --quiet HEAD 2>/dev/null || dirty=" + uncommitted changes"
+  mkdir -p docs/bench
+  {
+    echo "# SIP ALG benchmark"
+    echo
+    echo "\`npm run bench\` (host-tests/bench/sip-bench.sh), $(date -u +%F), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$dirty, $(uname -m)."
+    echo
+    bash host-tests/bench/sip-bench.sh
+  } > "$out.tmp"
+  mv "$out.tmp" "$out"
+  cat "$out"
+  echo "bench: written to $out" >&2
+}
+
+if [ "${1:-}" = sip ]; then
+  sip_bench
+  exit
+fi
+
 if [ "${1:-}" = upnp ]; then
   upnp_bench
   exit
@@ -183,5 +207,7 @@ cat "$OUT"
 echo >&2
 echo "bench: written to $OUT" >&2
 
+echo >&2
+sip_bench
 echo >&2
 upnp_bench

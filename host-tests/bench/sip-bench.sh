@@ -24,6 +24,10 @@ mkdir -p "$BUILD"
 bench="$BUILD/sip_bench"
 cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Imodules/sipalg \
   host-tests/bench/sip_bench.c modules/sipalg/sip_msg.c -o "$bench"
+rtp="$BUILD/rtp_bench"
+cc -O2 -g -std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -Imodules/sipalg -Imodules/napt \
+  host-tests/bench/rtp_bench.c modules/sipalg/sip_msg.c modules/sipalg/sip_dialog.c \
+  modules/napt/napt_table.c modules/napt/napt_translate.c -o "$rtp"
 
 # Instructions per call inside a wrapper: its inclusive cost minus its own, over the calls.
 per_call() {   # file function calls
@@ -46,6 +50,15 @@ rewrite=$(per_call "$cg" bench_rewrite "$CALLS")
 length=$(per_call "$cg" bench_length "$CALLS")
 line=$("$bench" time "$TIME_CALLS")
 
+cgr="$BUILD/callgrind.rtp"
+valgrind --tool=callgrind --callgrind-out-file="$cgr" --toggle-collect=bench_invite \
+  --toggle-collect=bench_rtp_in --toggle-collect=bench_rtp_out \
+  "$rtp" count "$CALLS" >"$cgr.out" 2>"$cgr.log" \
+  || { echo "sip-bench: $rtp failed under callgrind:" >&2; tail -5 "$cgr.log" >&2; exit 1; }
+alg=$(per_call "$cgr" bench_invite "$CALLS")
+rtp_in=$(per_call "$cgr" bench_rtp_in "$CALLS")
+rtp_out=$(per_call "$cgr" bench_rtp_out "$CALLS")
+
 echo "## SIP ALG message layer (sip_msg.c)"
 echo
 echo "A typical outbound INVITE, $(field "$line" bytes_in) bytes ($(field "$line" bytes_out) rewritten): 13 headers, SDP with"
@@ -57,3 +70,14 @@ echo "| call | instructions | ns |"
 echo "|---|---:|---:|"
 echo "| sip_rewrite() of the INVITE | $rewrite | $(field "$line" ns_rewrite) |"
 echo "| sip_message_length() of it (TCP framing) | $length | $(field "$line" ns_length) |"
+echo "| the INVITE through the ALG with its state: sip_rewrite() with the dialog layer's media callback, then sip_dialog_after() (dialog found, two pinholes kept and refreshed in the NAPT table) | $alg | |"
+echo
+echo "## RTP through a pinhole"
+echo
+echo "A 200-byte G.711 RTP datagram, through napt_process() (the whole per-packet path for media:"
+echo "the ALG looks only at SIP ports), callgrind, $CALLS packets each way."
+echo
+echo "| packet | instructions |"
+echo "|---|---:|"
+echo "| from the far end to the advertised external port (the pinhole's flow) | $rtp_in |"
+echo "| from the phone back out by the same port | $rtp_out |"
