@@ -14,6 +14,7 @@ import type { Command } from "command";
 import { natLanProblems } from "nat-config";
 import { SET_NAT_USAGE, dmzCommand, forwardCommand, natConfigLines, setNat, showForwards, showNat } from "nat-commands";
 import { showUpnp, upnpCommand, upnpConfigLines } from "upnp/upnp-commands";
+import { showSipalg, sipalgCommand, sipalgConfigLines } from "sipalg-commands";
 
 function formatUptime(ms: number): string {
 	let s = Math.floor(ms / 1000);
@@ -58,6 +59,8 @@ function showConfig(router: Router, print: (line: string) => void): void {
 		print(line);
 	for (const line of upnpConfigLines(router))
 		print(line);
+	for (const line of sipalgConfigLines(router))
+		print(line);
 	print(`# ${router.describeSaved()}`);
 }
 
@@ -70,8 +73,8 @@ function showMemory(print: (line: string) => void): void {
 		print(`  ${pool.name.padEnd(14)}${String(pool.used).padStart(5)}${String(pool.max).padStart(7)}${String(pool.available).padStart(7)}${String(pool.errors).padStart(8)}`);
 }
 
-const SHOW_TOPICS = ["status", "interfaces", "config", "version", "memory", "nat", "nat flows", "forwards", "upnp", "upnp rules"];
-const SHOW_USAGE = "show status|interfaces|config|version|memory|nat|forwards|upnp";
+const SHOW_TOPICS = ["status", "interfaces", "config", "version", "memory", "nat", "nat flows", "forwards", "upnp", "upnp rules", "sipalg"];
+const SHOW_USAGE = "show status|interfaces|config|version|memory|nat|forwards|upnp|sipalg";
 
 function parseWan(args: string[], router: Router): WanConfig {
 	const usage = "set wan dhcp | set wan static <ip/len> <gateway> [dns [dns]]";
@@ -125,8 +128,8 @@ const commands: Command[] = [
 	},
 	{
 		name: "show",
-		usage: ["show status|interfaces|config|version|memory", "show nat [flows [n]]", "show forwards", "show upnp [rules]"],
-		synopsis: "show status|interfaces|config|nat|forwards|upnp|...",
+		usage: ["show status|interfaces|config|version|memory", "show nat [flows [n]]", "show forwards", "show upnp [rules]", "show sipalg"],
+		synopsis: "show status|interfaces|config|nat|forwards|upnp|sipalg|...",
 		summary: "show the router's state",
 		detail: [
 			"status      addresses, uptime and whether the configuration is saved",
@@ -136,9 +139,11 @@ const commands: Command[] = [
 			"memory      XS heap and lwIP pools in use",
 			"nat         the translation table: flows, timeouts, counters, drops",
 			"nat flows   the first n flows (20 unless given, up to 10000)",
-			"forwards    port forwards (static and UPnP) and the DMZ host",
+			"forwards    port forwards (static, UPnP, then SIP ALG pinholes) and the DMZ host",
 			"upnp        the UPnP gateway: mappings, subscribers, counters",
 			"upnp rules  the UPnP permission rules, in the order they are tried",
+			"sipalg      the SIP ALG: dialogs, registrations, pinholes, counters",
+			"            (help sipalg gives the format)",
 		],
 		run(args, router, print) {
 			expectCount("show", args, 1, Infinity, SHOW_USAGE);
@@ -152,6 +157,10 @@ const commands: Command[] = [
 			}
 			if (args[0] === "upnp") {
 				showUpnp(args.slice(1), router, print);
+				return;
+			}
+			if (args[0] === "sipalg") {
+				showSipalg(args.slice(1), router, print);
 				return;
 			}
 			expectCount("show", args, 1, 1, SHOW_USAGE);
@@ -213,6 +222,7 @@ const commands: Command[] = [
 	forwardCommand,
 	dmzCommand,
 	upnpCommand,
+	sipalgCommand,
 	{
 		name: "save",
 		usage: ["save"],

@@ -16,6 +16,14 @@ export interface LanConfig {
 	prefix: number;
 }
 
+/* The SIP ALG: on/off and the ports of SIP traffic (UDP and TCP alike). */
+export interface SipAlgConfig {
+	enabled: boolean;
+	ports: number[];
+}
+
+export const SIPALG_MAX_PORTS = 8;
+
 export type WanConfig =
 	| { mode: "dhcp" }
 	| { mode: "static"; address: string; prefix: number; gateway: string; dns: string[] };
@@ -30,6 +38,7 @@ export interface RouterConfig {
 	wan: WanConfig;
 	nat: NatConfig;
 	upnp: UpnpConfig;
+	sipalg: SipAlgConfig;
 }
 
 const DOMAIN = "router";
@@ -42,7 +51,41 @@ export function defaults(): RouterConfig {
 		wan: { mode: "dhcp" },
 		nat: natDefaults(),
 		upnp: upnpDefaults(),
+		sipalg: sipalgDefaults(),
 	};
+}
+
+export function sipalgDefaults(): SipAlgConfig {
+	return { enabled: true, ports: [5060] };
+}
+
+/* Why a list of SIP ports cannot be used, if it cannot: 1 to 8 distinct ports from 1 to 65535. */
+export function sipalgPortsProblem(ports: readonly unknown[]): string | undefined {
+	if (ports.length < 1 || ports.length > SIPALG_MAX_PORTS)
+		return `1 to ${SIPALG_MAX_PORTS} ports, not ${ports.length}`;
+	for (const [i, port] of ports.entries()) {
+		if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)
+			return `${String(port)} is not a port (1 to 65535)`;
+		if (ports.indexOf(port) !== i)
+			return `port ${port} is listed twice`;
+	}
+	return undefined;
+}
+
+export function validateSipalg(value: unknown): string[] {
+	if (!isObject(value))
+		return ["sipalg: not an object"];
+	const problems: string[] = [];
+	if (typeof value.enabled !== "boolean")
+		problems.push("sipalg: enabled must be true or false");
+	if (!Array.isArray(value.ports))
+		problems.push("sipalg: ports must be a list");
+	else {
+		const problem = sipalgPortsProblem(value.ports);
+		if (problem)
+			problems.push(`sipalg: ${problem}`);
+	}
+	return problems;
 }
 
 export function clone(config: RouterConfig): RouterConfig {
@@ -62,8 +105,8 @@ function checkCidr(where: string, address: unknown, prefix: unknown): string | u
 
 /*
  * Every problem with a candidate configuration; empty when it is good. A
- * missing nat or upnp section is not a problem (saved before it existed);
- * load() fills in its defaults.
+ * missing nat, upnp or sipalg section is not a problem (saved before it
+ * existed); load() fills in its defaults.
  */
 export function validate(value: unknown): string[] {
 	const problems: string[] = [];
@@ -124,6 +167,8 @@ export function validate(value: unknown): string[] {
 		problems.push(...validateNat(value.nat, goodLan));
 	if (value.upnp !== undefined)
 		problems.push(...validateUpnp(value.upnp));
+	if (value.sipalg !== undefined)
+		problems.push(...validateSipalg(value.sipalg));
 	return problems;
 }
 
@@ -155,8 +200,16 @@ export function load(): Loaded {
 	const problems = validate(parsed);
 	if (problems.length)
 		return { config: defaults(), saved: false, warning: `configuration rejected (${problems.join("; ")}); using defaults` };
-	const config = parsed as Omit<RouterConfig, "nat" | "upnp"> & { nat?: NatConfig; upnp?: StoredUpnp };
-	return { config: { ...config, nat: config.nat ?? natDefaults(), upnp: config.upnp ? loadedUpnp(config.upnp) : upnpDefaults() }, saved: true };
+	const config = parsed as Omit<RouterConfig, "nat" | "upnp" | "sipalg"> & { nat?: NatConfig; upnp?: StoredUpnp; sipalg?: SipAlgConfig };
+	return {
+		config: {
+			...config,
+			nat: config.nat ?? natDefaults(),
+			upnp: config.upnp ? loadedUpnp(config.upnp) : upnpDefaults(),
+			sipalg: config.sipalg ? { enabled: config.sipalg.enabled, ports: [...config.sipalg.ports] } : sipalgDefaults(),
+		},
+		saved: true,
+	};
 }
 
 export function save(config: RouterConfig): void {

@@ -1,11 +1,12 @@
 /*
- * Boot: configuration, NAT, ports, UPnP, banner, console.
+ * Boot: configuration, NAT, SIP ALG, ports, UPnP, banner, console.
  */
 import Platform from "platform";
 import * as Config from "config";
 import { Router } from "router";
 import { LineConsole } from "line-console";
 import { execute } from "commands";
+import { startSipAlg } from "sipalg-commands";
 import { PRODUCT, VERSION } from "version";
 
 const loaded = Config.load();
@@ -16,6 +17,8 @@ const console = new LineConsole(Platform.consoleEcho, (line) => {
 router.print = (line) => { console.notify(line); };
 router.onRestart = () => { console.hold(); };
 const natWarnings = router.startNat();
+// After NAT (its pinholes are NAT forwards), before the ports: no SIP crosses unrewritten.
+const sipWarnings = startSipAlg(router);
 
 console.print("");
 console.print(`${PRODUCT} ${VERSION} (${Platform.name}: ${Platform.description})`);
@@ -23,7 +26,7 @@ for (const warning of Platform.bootWarnings())
 	console.print(`warning: ${warning}`);
 if (loaded.warning)
 	console.print(`warning: ${loaded.warning}`);
-for (const warning of natWarnings)
+for (const warning of [...natWarnings, ...sipWarnings])
 	console.print(`warning: ${warning}`);
 router.start();
 const upnpProblem = router.upnp.start();

@@ -129,13 +129,19 @@ export function showNat(args: string[], router: Router, print: Print): void {
 	showNatFlows(args.slice(1), router, print);
 }
 
+/*
+ * Static and UPnP forwards first; the SIP ALG's pinholes after them, marked
+ * sip, with the one remote host each admits when it admits only one (show
+ * sipalg says which call they belong to).
+ */
 export function showForwards(args: string[], router: Router, print: Print): void {
 	expectCount("show forwards", args, 0, 0, "show forwards");
-	const forwards = router.nat.forwards();
+	const all = router.nat.forwards();
+	const forwards = [...all.filter((f) => f.origin !== "sip"), ...all.filter((f) => f.origin === "sip")];
 	if (!forwards.length)
 		print("no forwards");
 	for (const f of forwards)
-		print(`${forwardText(f)} ${f.origin}${f.leaseLeft ? ` lease ${f.leaseLeft}s` : ""}${f.owner ? ` from ${f.owner}` : ""} "${f.description}"`);
+		print(`${forwardText(f)} ${f.origin}${f.leaseLeft ? ` lease ${f.leaseLeft}s` : ""}${f.owner ? ` from ${f.owner}` : ""}${f.origin === "sip" && f.remote ? ` remote ${f.remote}` : ""} "${f.description}"`);
 	const dmz = router.nat.dmz();
 	print(dmz ? `dmz ${dmz}` : "dmz off");
 }
@@ -276,6 +282,8 @@ function forwardDel(args: string[], router: Router, print: Print): void {
 			: g.externalPort === range.first && g.externalEnd === range.last));
 		if (!f)
 			fail(`${where}: no ${proto} forward on ${args[1]}`);
+		if ("origin" in f && f.origin === "sip")
+			fail(`${where}: ${proto} ${args[1]} is a SIP ALG pinhole (it closes with its call; sipalg off closes them all)`);
 		return f;
 	});
 	for (const f of found) {

@@ -16,13 +16,18 @@ export class Nat {
 	/* The pool size the table was started with; a changed config.flows waits for a restart. */
 	readonly activeFlows: number;
 
-	/* Forward pool size: the static forwards plus the UPnP mappings allowed at boot. */
+	/*
+	 * Forward pool size: the static forwards, the UPnP mappings allowed at
+	 * boot, and the SIP ALG's pinholes (SipAlg.forwardRoom(): 2 per dialog
+	 * plus one per registration, 40 by default), each kind capped by its
+	 * owner so that none takes the others' room.
+	 */
 	readonly forwardPool: number;
 
-	constructor(config: () => NatConfig, upnpMappings: number) {
+	constructor(config: () => NatConfig, upnpMappings: number, sipPinholes: number) {
 		this.#config = config;
 		this.activeFlows = config().flows;
-		this.forwardPool = MAX_FORWARDS + upnpMappings;
+		this.forwardPool = MAX_FORWARDS + upnpMappings + sipPinholes;
 	}
 
 	/* Start the table with the saved forwards and DMZ host; the warnings, if any, for the console. */
@@ -90,11 +95,12 @@ export class Nat {
 		return undefined;
 	}
 
-	/* Remove the forward on (proto, externalPort), static or UPnP; false when there is none. */
+	/* Remove the forward on (proto, externalPort), static or UPnP (never a SIP pinhole); false when there is none. */
 	removeForward(proto: ForwardProto, externalPort: number): boolean {
 		const config = this.#config();
 		const index = config.forwards.findIndex((f) => f.proto === proto && f.externalPort === externalPort);
-		const removed = this.running && Napt.forwardRemove(proto, externalPort) === "ok";
+		const held = this.running ? Napt.forwards().find((f) => f.proto === proto && f.externalPort === externalPort) : undefined;
+		const removed = held !== undefined && held.origin !== "sip" && Napt.forwardRemove(proto, externalPort) === "ok";
 		if (index >= 0)
 			config.forwards.splice(index, 1);
 		return removed || index >= 0;
@@ -106,7 +112,7 @@ export class Nat {
 			Napt.setDmz(address);
 	}
 
-	/* Every forward in force: the table's (UPnP ones too), or the configured ones when it is off. */
+	/* Every forward in force: the table's (UPnP ones and SIP pinholes too), or the configured ones when it is off. */
 	forwards(): Forward[] {
 		if (this.running)
 			return Napt.forwards();

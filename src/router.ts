@@ -12,6 +12,7 @@ import type { RouterConfig, WanConfig } from "config";
 import { netmaskToPrefix, prefixToNetmask } from "ipv4";
 import { Nat } from "nat";
 import { Upnp } from "upnp/upnp";
+import SipAlg from "sipalg";
 
 export type Print = (line: string) => void;
 
@@ -35,7 +36,8 @@ export class Router {
 		this.running = loaded.config;
 		this.activeLan = { ...loaded.config.lan };
 		this.saved = loaded.saved ? Config.clone(loaded.config) : undefined;
-		this.nat = new Nat(() => this.running.nat, loaded.config.upnp.limits.mappings);
+		// The SIP ALG's pinholes are NAPT forwards: the pool has room for them from the start.
+		this.nat = new Nat(() => this.running.nat, loaded.config.upnp.limits.mappings, SipAlg.forwardRoom());
 		this.upnp = new Upnp(this);
 	}
 

@@ -51,6 +51,19 @@ const cases = [
 	["upnp del of nothing", "upnp del 40000 tcp", /^error: upnp del: no UPnP mapping on tcp 40000$/],
 	["upnp del bad protocol", "upnp del 40000 sctp", /^error: upnp del: protocol 'sctp' \(tcp or udp\)$/],
 	["show upnp unknown topic", "show upnp everything", /^error: show upnp: unknown topic 'everything' \(rules\)$/],
+	["sipalg without action", "sipalg", /^error: sipalg: missing argument \(usage: sipalg on\|off \| sipalg ports <port>\[,<port>\.\.\.\]\)$/],
+	["sipalg unknown action", "sipalg maybe", /^error: sipalg: unknown action 'maybe' \(on, off or ports\)$/],
+	["sipalg on with an extra word", "sipalg on please", /^error: sipalg on: too many arguments \(usage: sipalg on\|off\)$/],
+	["sipalg ports without ports", "sipalg ports", /^error: sipalg ports: missing argument/],
+	["sipalg port over 65535", "sipalg ports 5060,70000", /^error: sipalg ports: '70000' is not a port \(1 to 65535\)$/],
+	["sipalg port zero", "sipalg ports 0", /^error: sipalg ports: '0' is not a port \(1 to 65535\)$/],
+	["sipalg port not a number", "sipalg ports sip", /^error: sipalg ports: 'sip' is not a port \(1 to 65535\)$/],
+	["sipalg port with a sign", "sipalg ports +5060", /^error: sipalg ports: '\+5060' is not a port \(1 to 65535\)$/],
+	["sipalg nine ports", "sipalg ports 5060 5061 5062 5063 5064 5065 5066 5067 5068", /^error: sipalg ports: at most 8 ports, not 9$/],
+	["sipalg port twice", "sipalg ports 5060, 5080,5060", /^error: sipalg ports: port 5060 is listed twice$/],
+	["sipalg empty entry", "sipalg ports 5060,,5080", /^error: sipalg ports: empty entry in '5060,,5080'/],
+	["sipalg trailing comma", "sipalg ports 5060,", /^error: sipalg ports: empty entry in '5060,'/],
+	["show sipalg with an extra word", "show sipalg dialogs", /^error: show sipalg: too many arguments \(usage: show sipalg\)$/],
 	["overlong line", "x".repeat(300), /^error: line longer than 256 characters; ignored$/],
 ];
 
@@ -80,6 +93,17 @@ test("help explains a command", async () => {
 	const list = await bench.console.command("help");
 	for (const name of ["help", "show", "set", "save", "restart", "factory-reset"])
 		assert.match(list, new RegExp(`^  ${name}\\b`, "m"));
+});
+
+test("help sipalg documents what show sipalg prints", async () => {
+	const out = await bench.console.command("help sipalg");
+	assert.match(out, /^usage: sipalg on\|off$/m);
+	assert.match(out, /^usage: sipalg ports <port>\[,<port>\.\.\.\]$/m);
+	assert.match(out, /^ {4}sipalg: on\|off, ports <port>\[,<port>\.\.\.\]$/m);
+	assert.match(out, /^ {4}counters: messages <n> rewritten <n> unparseable <n> too-big <n> tcp-split <n>$/m);
+	// And show sipalg prints in that form, the factory settings here.
+	const show = await bench.console.command("show sipalg");
+	assert.match(show, /^sipalg: on, ports 5060\ndialogs: 0 of 16\nregistrations: 0 of 8\npinholes: 0 of 40\ntcp: 0 connections of 16\ncounters: messages \d+ rewritten \d+ unparseable \d+ too-big \d+ tcp-split \d+ not-at-boundary \d+ tcp-adjusted \d+ pool-full \d+ pinhole-failed \d+ dialogs-created \d+ dialogs-ended \d+$/);
 });
 
 test("binary noise on the serial line is survived", async () => {

@@ -115,3 +115,23 @@ test("UPnP settings survive save and restart; rules are kept as text", async () 
 	const rules = await bench.console.command("show upnp rules");
 	assert.equal(rules, "  1 deny 30000-30010 192.168.4.0/24 1-65535\n  2 allow 1024-65535 0.0.0.0/0 1024-65535\n  3 deny 0-65535 0.0.0.0/0 0-65535");
 });
+
+test("SIP ALG settings survive save and restart", async () => {
+	assert.equal(await bench.console.command("sipalg ports 5060, 5080"), "sipalg: ports 5060,5080 (applied; type save to keep it)");
+	assert.equal(await bench.console.command("sipalg off"), "sipalg: off (applied; type save to keep it)");
+	assert.match(await bench.console.command("show sipalg"), /^sipalg: off, ports 5060,5080\n/);
+	assert.equal(await bench.console.command("save"), "saved");
+	const saved = JSON.parse(savedPrefs(bench.prefs)["router config"]);
+	assert.deepEqual(saved.sipalg, { enabled: false, ports: [5060, 5080] });
+	const from = bench.console.text.length;
+	bench.console.send("restart");
+	await bench.console.waitFor(/Type help for commands\.\nrouter> $/, 10000, { from });
+	assert.match(await bench.console.command("show config"), /^sipalg off\nsipalg ports 5060,5080\n# saved$/m);
+	assert.match(await bench.console.command("show sipalg"), /^sipalg: off, ports 5060,5080\ndialogs: 0 of 16\n/);
+	// Back to the defaults: nothing left in show config.
+	assert.equal(await bench.console.command("sipalg on"), "sipalg: on (applied; type save to keep it)");
+	assert.equal(await bench.console.command("sipalg ports 5060"), "sipalg: ports 5060 (applied; type save to keep it)");
+	assert.equal(await bench.console.command("save"), "saved");
+	assert.doesNotMatch(await bench.console.command("show config"), /sipalg/);
+	assert.match(await bench.console.command("show sipalg"), /^sipalg: on, ports 5060\n/);
+});

@@ -5,11 +5,18 @@
  * the IP packet. Shows what the glue adds to the core: TTL handling,
  * reassembly and refragmentation, ICMP errors quoting the packet as it
  * arrived, hairpinning out the LAN port, and no pbuf leaked.
+ *
+ * Then the SIP ALG on the same path (sipalg_lwip.c behind napt_lwip.c's ALG
+ * hook, with the real message, dialog and TCP layers): the bytes that
+ * leave for a SIP message each way, pinholes in the table, messages left
+ * alone (too big once rewritten, unparseable), SIP over TCP with lengths
+ * changing and sequence numbers kept consistent, and the ALG switched off.
  */
 #include "rig_ports.h"
 #include "check.h"
 #include "napt_pkt.h"
 #include "napt_lwip.h"
+#include "sipalg.h"
 #include "ports.h"
 #include "router_hooks.h"
 
@@ -668,6 +675,636 @@ static void check_no_leak(const char *when)
 	CHECK(lwip_stats.mem.used == 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* The SIP ALG.                                                        */
+
+/* Where `needle` first is in n bytes of `h`, or NULL. */
+static const uint8_t *find(const uint8_t *h, size_t n, const char *needle)
+{
+	size_t k = strlen(needle);
+	for (size_t i = 0; k <= n && i <= n - k; i++)
+		if (!memcmp(h + i, needle, k))
+			return h + i;
+	return NULL;
+}
+
+static int has_text(const uint8_t *h, size_t n, const char *needle)
+{
+	return find(h, n, needle) != NULL;
+}
+
+/* The number after `label` (as "m=audio "), or -1. */
+static long number_after(const uint8_t *h, size_t n, const char *label)
+{
+	const uint8_t *p = find(h, n, label);
+	long v = 0;
+	int digits = 0;
+	if (!p)
+		return -1;
+	for (p += strlen(label); p < h + n && *p >= '0' && *p <= '9' && digits < 9; p++, digits++)
+		v = v * 10 + (*p - '0');
+	return digits ? v : -1;
+}
+
+/* A SIP message: the start line and headers, a Content-Length for the body, the body. */
+static size_t sip_text(char *out, size_t cap, const char *head, const char *body)
+{
+	int n = snprintf(out, cap, "%sContent-Length: %zu\r\n\r\n%s", head, strlen(body), body);
+	CHECK(n > 0 && (size_t)n < cap);
+	return (size_t)n;
+}
+
+/* A UDP datagram carrying `len` bytes of `payload` (DF set, TTL 64). */
+static struct pk mk_udp_data(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, const void *payload, size_t len)
+{
+	uint8_t b[4096];
+	size_t n = 28 + len;
+	CHECK(n <= sizeof(b));
+	ip_hdr(b, 0, (uint16_t)n, T_UDP, src, dst);
+	s16(b + 20, sport);
+	s16(b + 22, dport);
+	s16(b + 24, (uint16_t)(8 + len));
+	memcpy(b + 28, payload, len);
+	l4_fill_csum(b, n, 0);
+	ip_fill_csum(b);
+	return pk_exact(b, n);
+}
+
+/* Sequence numbers: big-endian (napt_pkt.h's g32/s32 keep addresses as they lie). */
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* A TCP segment with a 20-byte header, or 24 with SACK-permitted (on a SYN). */
+static struct pk mk_tcp_data(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint32_t seq, uint32_t ack,
+                             uint8_t flags, const void *payload, size_t len)
+{
+	uint8_t b[4096];
+	unsigned thl = (flags & T_SYN) ? 24 : 20;
+	size_t n = 20 + thl + len;
+	CHECK(n <= sizeof(b));
+	ip_hdr(b, 0, (uint16_t)n, T_TCP, src, dst);
+	uint8_t *t = b + 20;
+	memset(t, 0, thl);
+	s16(t, sport);
+	s16(t + 2, dport);
+	put_be32(t + 4, seq);
+	put_be32(t + 8, ack);
+	t[12] = (uint8_t)((thl / 4) << 4);
+	t[13] = flags;
+	s16(t + 14, 65535);
+	if (thl == 24) {
+		t[20] = 4;   /* SACK permitted */
+		t[21] = 2;
+		t[22] = 1;   /* NOP NOP */
+		t[23] = 1;
+	}
+	if (len)
+		memcpy(t + thl, payload, len);
+	l4_fill_csum(b, n, 0);
+	ip_fill_csum(b);
+	return pk_exact(b, n);
+}
+
+static unsigned tcp_hlen(const uint8_t *b)
+{
+	return (unsigned)(b[20 + 12] >> 4) * 4u;
+}
+
+static struct sipalg_stats alg_stats(void)
+{
+	struct sipalg_stats s;
+	sipalg_get_stats(&s);
+	return s;
+}
+
+/* The SIP forward (pinhole) on a UDP port, or NULL. */
+static const struct napt_forward *pinhole(long port)
+{
+	const struct napt_forward *f = port > 0 && port < 65536 ? napt_forward_find(T_UDP, (uint16_t)port) : NULL;
+	return f && f->origin == NAPT_ORIGIN_SIP ? f : NULL;
+}
+
+static unsigned sip_forwards(void)
+{
+	unsigned n = 0;
+	for (uint32_t i = 0; napt_forward_at(i); i++)
+		n += napt_forward_at(i)->origin == NAPT_ORIGIN_SIP;
+	return n;
+}
+
+/* The body's length matches its Content-Length. */
+static int content_length_ok(const uint8_t *m, size_t n)
+{
+	const uint8_t *end = find(m, n, "\r\n\r\n");
+	long cl = number_after(m, n, "Content-Length: ");
+	return end && cl >= 0 && (size_t)cl == n - (size_t)(end + 4 - m);
+}
+
+#define INVITE_SDP \
+	"v=0\r\n" \
+	"o=alice 2890844526 2890844526 IN IP4 192.168.4.2\r\n" \
+	"s=-\r\n" \
+	"c=IN IP4 192.168.4.2\r\n" \
+	"t=0 0\r\n" \
+	"m=audio 8000 RTP/AVP 0\r\n" \
+	"a=rtpmap:0 PCMU/8000\r\n" \
+	"m=video 8002 RTP/AVP 31\r\n" \
+	"a=rtpmap:31 H261/90000\r\n"
+
+static size_t invite_via(char *out, size_t cap, const char *call_id, const char *branch, const char *transport, unsigned port)
+{
+	char head[1024];
+	snprintf(head, sizeof(head),
+	         "INVITE sip:bob@203.0.113.5 SIP/2.0\r\n"
+	         "Via: SIP/2.0/%s 192.168.4.2:%u;branch=%s;rport\r\n"
+	         "Max-Forwards: 70\r\n"
+	         "To: <sip:bob@203.0.113.5>\r\n"
+	         "From: <sip:alice@192.168.4.2>;tag=1928301774\r\n"
+	         "Call-ID: %s\r\n"
+	         "CSeq: 1 INVITE\r\n"
+	         "Contact: <sip:alice@192.168.4.2:%u>\r\n"
+	         "Content-Type: application/sdp\r\n",
+	         transport, port, branch, call_id, port);
+	return sip_text(out, cap, head, INVITE_SDP);
+}
+
+static size_t invite(char *out, size_t cap, const char *call_id, const char *branch)
+{
+	return invite_via(out, cap, call_id, branch, "UDP", 5060);
+}
+
+/* The Via line of a captured message, CRLF excluded, into out. */
+static void via_line(const uint8_t *m, size_t n, char *out, size_t cap)
+{
+	const uint8_t *v = find(m, n, "Via: "), *e;
+	out[0] = 0;
+	if (!v)
+		return;
+	e = find(v, n - (size_t)(v - m), "\r\n");
+	if (e && (size_t)(e - v) < cap) {
+		memcpy(out, v, (size_t)(e - v));
+		out[e - v] = 0;
+	}
+}
+
+static uint16_t gSipExt;       /* the phone's external SIP port */
+static long gAudioExt;          /* the external port its INVITE's audio got */
+
+/* LAN -> WAN: an INVITE with audio and video leaves with the WAN address, its media ports pinholes. */
+static void test_sip_invite_out(void)
+{
+	char text[2048];
+	size_t len = invite(text, sizeof(text), "a84b4c76e66710@192.168.4.2", "z9hG4bK776asdhds");
+	struct sipalg_stats before = alg_stats();
+	cap_clear();
+	struct pk p = mk_udp_data(H2, 5060, R1, 5060, text, len);
+	inject(&lan_if, p.b, p.n);
+	CHECK(ncap == 1 && count_on(&wan_if) == 1);
+	if (ncap == 1) {
+		const uint8_t *o = caps[0].b, *m = o + 28;
+		size_t n = caps[0].n - 28u;
+		CHECK(all_ok(o, caps[0].n));                 /* IP and UDP checksums */
+		CHECK(g16(o + 2) == caps[0].n && g16(o + 24) == n + 8);
+		CHECK(o[8] == 63);                           /* TTL taken down, as ip4_forward would */
+		CHECK(src_of(o) == WAN && dst_of(o) == R1 && dport_of(o) == 5060);
+		gSipExt = sport_of(o);
+		CHECK(n > len);                              /* 192.168.4.2 -> 198.51.100.10, several times */
+		CHECK(has_text(m, n, "Call-ID: a84b4c76e66710@192.168.4.2\r\n"));   /* opaque: never rewritten */
+		CHECK(!has_text(find(m, n, "CSeq:"), n - (size_t)(find(m, n, "CSeq:") - m), "192.168.4.2"));
+		CHECK(has_text(m, n, "Via: SIP/2.0/UDP 198.51.100.10"));
+		CHECK(has_text(m, n, "Contact: <sip:alice@198.51.100.10"));
+		CHECK(has_text(m, n, "From: <sip:alice@198.51.100.10>;tag=1928301774"));
+		CHECK(has_text(m, n, "o=alice 2890844526 2890844526 IN IP4 198.51.100.10\r\n"));
+		CHECK(has_text(m, n, "c=IN IP4 198.51.100.10\r\n"));
+		CHECK(has_text(m, n, "INVITE sip:bob@203.0.113.5 SIP/2.0\r\n"));   /* a public address: left alone */
+		CHECK(content_length_ok(m, n));
+		long audio = number_after(m, n, "m=audio "), video = number_after(m, n, "m=video ");
+		const struct napt_forward *fa = pinhole(audio), *fv = pinhole(video);
+		CHECK(fa != NULL && fv != NULL);
+		if (fa)
+			CHECK(fa->ext_port == audio && fa->in_addr == H2 && fa->in_port == 8000 && fa->expires != 0);
+		if (fv)
+			CHECK(fv->ext_port == video && fv->in_addr == H2 && fv->in_port == 8002);
+		gAudioExt = audio;
+	}
+	struct sipalg_stats after = alg_stats();
+	CHECK(after.messages == before.messages + 1 && after.rewritten == before.rewritten + 1);
+	CHECK(after.dialog.dialogs == 1 && after.dialog.pinholes >= 2);
+	pk_free(&p);
+	cap_clear();
+
+	/* The same call from H3, the datagram split over a pbuf chain (the headers alone in the first). */
+	len = invite(text, sizeof(text), "chained@192.168.4.3", "z9hG4bKchain");
+	for (char *q = text; (q = strstr(q, "192.168.4.2")) != NULL; q++)
+		q[10] = '3';
+	p = mk_udp_data(H3, 5060, R1, 5060, text, len);
+	struct pbuf *head = pbuf_alloc(PBUF_RAW, 28, PBUF_RAM), *rest = pbuf_alloc(PBUF_RAW, (u16_t)(p.n - 28), PBUF_RAM);
+	CHECK(head && rest);
+	if (head && rest) {
+		pbuf_cat(head, rest);
+		CHECK(pbuf_take(head, p.b, p.n) == ERR_OK);
+		lan_if.input(head, &lan_if);
+		CHECK(ncap == 1 && count_on(&wan_if) == 1);
+		if (ncap == 1) {
+			const uint8_t *m = caps[0].b + 28;
+			size_t n = caps[0].n - 28u;
+			CHECK(all_ok(caps[0].b, caps[0].n) && n > len && has_text(m, n, "c=IN IP4 198.51.100.10\r\n"));
+			const struct napt_forward *f = pinhole(number_after(m, n, "m=audio "));
+			CHECK(f && f->in_addr == H3 && f->in_port == 8000 && f->ext_port != 8000);   /* H2 holds 8000 */
+		}
+	}
+	else {
+		if (head)
+			pbuf_free(head);
+		if (rest)
+			pbuf_free(rest);
+	}
+	pk_free(&p);
+	cap_clear();
+}
+
+/* WAN -> LAN: the 200 OK names the WAN address; the phone gets its own back. Media then reaches it. */
+static void test_sip_ok_in(void)
+{
+	char head[1024], text[2048];
+	char via[256];
+	struct pk p;
+	/* What the far end echoes: the Via as the INVITE left (sent again to see it). */
+	{
+		char inv[2048];
+		size_t len = invite(inv, sizeof(inv), "a84b4c76e66710@192.168.4.2", "z9hG4bK776asdhds");
+		cap_clear();
+		p = mk_udp_data(H2, 5060, R1, 5060, inv, len);
+		inject(&lan_if, p.b, p.n);
+		pk_free(&p);
+		CHECK(ncap == 1);
+		if (ncap != 1)
+			return;
+		via_line(caps[0].b + 28, caps[0].n - 28u, via, sizeof(via));
+		CHECK(has_text((const uint8_t *)via, strlen(via), "198.51.100.10"));
+		/* A retransmission: the same external media ports again. */
+		CHECK(number_after(caps[0].b + 28, caps[0].n - 28u, "m=audio ") == gAudioExt);
+	}
+	snprintf(head, sizeof(head),
+	         "SIP/2.0 200 OK\r\n"
+	         "%s\r\n"
+	         "To: <sip:bob@203.0.113.5>;tag=a6c85cf\r\n"
+	         "From: <sip:alice@198.51.100.10>;tag=1928301774\r\n"
+	         "Call-ID: a84b4c76e66710@192.168.4.2\r\n"
+	         "CSeq: 1 INVITE\r\n"
+	         "Contact: <sip:bob@203.0.113.5>\r\n"
+	         "Content-Type: application/sdp\r\n",
+	         via);
+	size_t len = sip_text(text, sizeof(text), head,
+	                      "v=0\r\no=bob 1 1 IN IP4 203.0.113.5\r\ns=-\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n"
+	                      "m=audio 9000 RTP/AVP 0\r\nm=video 9002 RTP/AVP 31\r\n");
+	cap_clear();
+	p = mk_udp_data(R1, 5060, WAN, gSipExt, text, len);
+	inject(&wan_if, p.b, p.n);
+	CHECK(ncap == 1 && count_on(&lan_if) == 1);
+	if (ncap == 1) {
+		const uint8_t *o = caps[0].b, *m = o + 28;
+		size_t n = caps[0].n - 28u;
+		CHECK(all_ok(o, caps[0].n) && o[8] == 63);
+		CHECK(src_of(o) == R1 && dst_of(o) == H2 && dport_of(o) == 5060);
+		CHECK(has_text(m, n, "Via: SIP/2.0/UDP 192.168.4.2"));
+		CHECK(has_text(m, n, "From: <sip:alice@192.168.4.2>;tag=1928301774"));
+		CHECK(!has_text(m, n, "198.51.100.10"));
+		CHECK(has_text(m, n, "c=IN IP4 203.0.113.5\r\n") && has_text(m, n, "m=audio 9000 "));   /* their SDP: untouched */
+		CHECK(content_length_ok(m, n));
+	}
+	pk_free(&p);
+	uint32_t cursor = 0;
+	struct sip_dialog_info d;
+	int found = 0, dialogs = 0;
+	while (dialogs < 16 && sip_dialog_next(&cursor, napt_lwip_now(), &d)) {
+		dialogs++;
+		if (!strcmp(d.call_id, "a84b4c76e66710@192.168.4.2")) {
+			found++;
+			CHECK(d.confirmed && d.inside_addr == H2 && d.remote_addr == R1 && d.streams == 2);
+		}
+		else
+			CHECK(!d.confirmed && d.inside_addr == H3);   /* the chained one: no answer yet */
+	}
+	CHECK(found == 1 && dialogs == 2);
+
+	/* RTP from the far end to the advertised port reaches the phone's own port. */
+	cap_clear();
+	if (gAudioExt > 0) {
+		p = mk_udp(R1, 9000, WAN, (uint16_t)gAudioExt);
+		inject(&wan_if, p.b, p.n);
+		CHECK(ncap == 1 && count_on(&lan_if) == 1);
+		if (ncap == 1)
+			CHECK(all_ok(caps[0].b, caps[0].n) && dst_of(caps[0].b) == H2 && dport_of(caps[0].b) == 8000);
+		pk_free(&p);
+	}
+	cap_clear();
+}
+
+/* A rewrite that would no longer fit the WAN's MTU is not made: the message leaves as it came. */
+static void test_sip_too_big(void)
+{
+	char text[2048];
+	size_t len = invite(text, sizeof(text), "bigcall-1@192.168.4.2", "z9hG4bKbig");
+	struct sipalg_stats before = alg_stats();
+	unsigned forwards = sip_forwards();
+	struct pk p = mk_udp_data(H2, 5060, R1, 5060, text, len);
+	cap_clear();
+	wan_if.mtu = p.n;   /* fits as it is, DF and all; two bytes more per address would not */
+	inject(&lan_if, p.b, p.n);
+	CHECK(ncap == 1 && count_on(&wan_if) == 1);
+	if (ncap == 1) {
+		CHECK(caps[0].n == p.n && all_ok(caps[0].b, caps[0].n));
+		CHECK(memcmp(caps[0].b + 28, p.b + 28, len) == 0);
+		CHECK(src_of(caps[0].b) == WAN && caps[0].b[8] == 63);
+	}
+	struct sipalg_stats after = alg_stats();
+	CHECK(after.too_big == before.too_big + 1 && after.rewritten == before.rewritten);
+	CHECK(sip_forwards() == forwards);   /* no pinholes for media the far end will not hear of */
+	wan_if.mtu = 1500;
+	pk_free(&p);
+	cap_clear();
+}
+
+/* What the ALG cannot read goes on byte for byte. */
+static void test_sip_malformed(void)
+{
+	static const char *const bad[] = {
+		"INVITE sip:bob@203.0.113.5 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.4.2:5060\rCall-ID: x\r\n\r\n",   /* bare CR */
+		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 192.168.4.2 not SIP at all",
+		"INVITE sip:bob@203.0.113.5 SIP/2.0\r\nContent-Length: 500\r\n\r\nv=0\r\nc=IN IP4 192.168.4.2\r\n",   /* body cut short */
+		"SIP/2.0 2000 OK\r\nVia: SIP/2.0/UDP 192.168.4.2\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct sipalg_stats before = alg_stats();
+		size_t len = strlen(bad[i]);
+		struct pk p = mk_udp_data(H2, 5060, R1, 5060, bad[i], len);
+		cap_clear();
+		inject(&lan_if, p.b, p.n);
+		CHECK(ncap == 1 && count_on(&wan_if) == 1);
+		if (ncap == 1)
+			CHECK(caps[0].n == p.n && all_ok(caps[0].b, caps[0].n) && memcmp(caps[0].b + 28, p.b + 28, len) == 0);
+		struct sipalg_stats after = alg_stats();
+		CHECK(after.unparseable == before.unparseable + 1);
+		pk_free(&p);
+	}
+	/* A UDP length that disagrees with the IP length: NAPT's to judge, the ALG leaves it alone. */
+	cap_clear();
+	static const char options[] = "OPTIONS sip:x SIP/2.0\r\n\r\n";
+	struct pk p = mk_udp_data(H2, 5060, R1, 5060, options, sizeof(options) - 1);
+	s16(p.b + 24, 2000);
+	l4_fill_csum(p.b, p.n, 1);
+	inject(&lan_if, p.b, p.n);
+	CHECK(ncap <= 1 && count_on(&lan_if) == 0);
+	if (ncap == 1)
+		CHECK(caps[0].n == p.n && memcmp(caps[0].b + 28, p.b + 28, sizeof(options) - 1) == 0);
+	pk_free(&p);
+	cap_clear();
+}
+
+/*
+ * SIP over TCP: a SYN with SACK-permitted (taken out), an INVITE and a
+ * second request that grow, a response that shrinks; every sequence and
+ * acknowledgement number each end sees is consistent with what it sent.
+ */
+static void test_sip_tcp(void)
+{
+	const uint32_t isn = 1000000, risn = 7000000;
+	char m1[2048], m2[1024], m3[1024], head[1024];
+	size_t l1, l2, l3;
+	uint16_t ext = 0;
+	uint32_t out1_len = 0, out2_len = 0;
+	struct pk p;
+
+	/* The phone names the connection's own port in Via and Contact: only that is its endpoint. */
+	l1 = invite_via(m1, sizeof(m1), "tcpcall-1", "z9hG4bKtcp1", "TCP", 40000);
+	l2 = sip_text(m2, sizeof(m2),
+	              "OPTIONS sip:bob@203.0.113.5 SIP/2.0\r\n"
+	              "Via: SIP/2.0/TCP 192.168.4.2:40000;branch=z9hG4bKtcp2\r\n"
+	              "From: <sip:alice@192.168.4.2>;tag=9\r\nTo: <sip:bob@203.0.113.5>\r\n"
+	              "Call-ID: tcpopt-1@192.168.4.2\r\nCSeq: 2 OPTIONS\r\n", "");
+
+	/* SYN out: SACK-permitted gone (NOPs), checksum still right. */
+	cap_clear();
+	p = mk_tcp_data(H2, 40000, R1, 5060, isn, 0, T_SYN, NULL, 0);
+	inject(&lan_if, p.b, p.n);
+	pk_free(&p);
+	CHECK(ncap == 1 && count_on(&wan_if) == 1);
+	if (ncap == 1) {
+		const uint8_t *o = caps[0].b;
+		CHECK(all_ok(o, caps[0].n) && be32(o + 24) == isn && o[40] == 1 && o[41] == 1);
+		ext = sport_of(o);
+	}
+	cap_clear();
+	p = mk_tcp_data(R1, 5060, WAN, ext, risn, isn + 1, T_SYN | T_ACK, NULL, 0);
+	inject(&wan_if, p.b, p.n);
+	pk_free(&p);
+	CHECK(ncap == 1 && count_on(&lan_if) == 1);
+	cap_clear();
+	p = mk_tcp_data(H2, 40000, R1, 5060, isn + 1, risn + 1, T_ACK, NULL, 0);
+	inject(&lan_if, p.b, p.n);
+	pk_free(&p);
+	CHECK(ncap == 1);
+
+	/* The INVITE grows; it keeps its sequence number (the first edit). */
+	cap_clear();
+	p = mk_tcp_data(H2, 40000, R1, 5060, isn + 1, risn + 1, T_ACK | T_PSH, m1, l1);
+	inject(&lan_if, p.b, p.n);
+	pk_free(&p);
+	CHECK(ncap == 1 && count_on(&wan_if) == 1);
+	if (ncap == 1) {
+		const uint8_t *o = caps[0].b, *m = o + 40;
+		size_t n = caps[0].n - 40u;
+		CHECK(all_ok(o, caps[0].n) && o[8] == 63 && tcp_hlen(o) == 20);
+		CHECK(be32(o + 24) == isn + 1 && be32(o + 28) == risn + 1);
+		/* From names no port, so the default 5060: not this connection's endpoint, left alone. */
+		CHECK(n > l1 && has_text(m, n, "Via: SIP/2.0/TCP 198.51.100.10:") && has_text(m, n, "Contact: <sip:alice@198.51.100.10:"));
+		CHECK(has_text(m, n, "c=IN IP4 198.51.100.10\r\n") && !has_text(m + n - 190, 190, "192.168.4.2"));
+		CHECK(content_length_ok(m, n) && number_after(m, n, "Content-Length: ") == 190);
+		CHECK(pinhole(number_after(m, n, "m=audio ")) != NULL && pinhole(number_after(m, n, "m=video ")) != NULL);
+		out1_len = (uint32_t)n;
+	}
+	/* The far end acknowledges what it got; the phone sees its own bytes acknowledged. */
+	cap_clear();
+	p = mk_tcp_data(R1, 5060, WAN, ext, risn + 1, isn + 1 + out1_len, T_ACK, NULL, 0);
+	inject(&wan_if, p.b, p.n);
+	pk_free(&p);
+	CHECK(ncap == 1 && count_on(&lan_if) == 1);
+	if (ncap == 1)
+		CHECK(all_ok(caps[0].b, caps[0].n) && be32(caps[0].b + 28) == isn + 1 + l1);
+	/* The next request follows at the moved sequence number. */
+	cap_clear();
+	p = mk_tcp_data(H2, 40000, R1, 5060, isn + 1 + (uint32_t)l1, risn + 1, T_ACK | T_PSH, m2, l2);
+	inject(&lan_if, p.b, p.n);
+	pk_free(&p);
+	CHECK(ncap == 1 && count_on(&wan_if) == 1);
+	if (ncap == 1) {
+		const uint8_t *o = caps[0].b;
+		size_t n = caps[0].n - 40u;
+		CHECK(all_ok(o, caps[0].n) && be32(o + 24) == isn + 1 + out1_len);
+		CHECK(n > l2 && has_text(o + 40, n, "Via: SIP/2.0/TCP 198.51.100.10:"));
+		out2_len = (uint32_t)n;
+	}
+	/* A retransmission of the INVITE: the same bytes at the same sequence number. */
+	cap_clear();
+	p = mk_tcp_data(H2, 40000, R1, 5060, isn + 1, risn + 1, T_ACK | T_PSH, m1, l1);
+	inject(&lan_if, p.b, p.n);
+	pk_free(&p);
+	CHECK(ncap == 1 && count_on(&wan_if) == 1);
+	if (ncap == 1)
+		CHECK(all_ok(caps[0].b, caps[0].n) && be32(caps[0].b + 24) == isn + 1 && caps[0].n - 40u == out1_len);
+
+	/* The far end answers naming the WAN address: shorter for the phone. */
+	snprintf(head, sizeof(head),
+	         "SIP/2.0 200 OK\r\n"
+	         "Via: SIP/2.0/TCP 198.51.100.10:%u;branch=z9hG4bKtcp2\r\n"
+	         "From: <sip:alice@198.51.100.10>;tag=9\r\nTo: <sip:bob@203.0.113.5>;tag=5\r\n"
+	         "Call-ID: tcpopt-1@192.168.4.2\r\nCSeq: 2 OPTIONS\r\n", ext);
+	l3 = sip_text(m3, sizeof(m3), head, "");
+	cap_clear();
+	p = mk_tcp_data(R1, 5060, WAN, ext, risn + 1, isn + 1 + out1_len + out2_len, T_ACK | T_PSH, m3, l3);
+	inject(&wan_if, p.b, p.n);
+	pk_free(&p);
+	uint32_t in_len = 0;
+	CHECK(ncap == 1 && count_on(&lan_if) == 1);
+	if (ncap == 1) {
+		const uint8_t *o = caps[0].b;
+		size_t n = caps[0].n - 40u;
+		CHECK(all_ok(o, caps[0].n) && dst_of(o) == H2 && dport_of(o) == 40000);
+		CHECK(be32(o + 24) == risn + 1 && be32(o + 28) == isn + 1 + l1 + l2);
+		CHECK(n < l3 && has_text(o + 40, n, "Via: SIP/2.0/TCP 192.168.4.2:40000;"));
+		in_len = (uint32_t)n;
+	}
+	/* The phone acknowledges the shorter response; the far end sees its own length acknowledged. */
+	cap_clear();
+	p = mk_tcp_data(H2, 40000, R1, 5060, isn + 1 + (uint32_t)(l1 + l2), risn + 1 + in_len, T_ACK, NULL, 0);
+	inject(&lan_if, p.b, p.n);
+	pk_free(&p);
+	CHECK(ncap == 1 && count_on(&wan_if) == 1);
+	if (ncap == 1)
+		CHECK(all_ok(caps[0].b, caps[0].n) && be32(caps[0].b + 24) == isn + 1 + out1_len + out2_len
+		      && be32(caps[0].b + 28) == risn + 1 + l3);
+
+	/* A message cut across two segments goes as it is; the stream stays whole. */
+	size_t half = l2 / 2;
+	uint32_t s0 = isn + 1 + (uint32_t)(l1 + l2);
+	struct sipalg_stats before = alg_stats();
+	cap_clear();
+	p = mk_tcp_data(H2, 40000, R1, 5060, s0, risn + 1 + in_len, T_ACK, m2, half);
+	inject(&lan_if, p.b, p.n);
+	pk_free(&p);
+	p = mk_tcp_data(H2, 40000, R1, 5060, s0 + (uint32_t)half, risn + 1 + in_len, T_ACK | T_PSH, m2 + half, l2 - half);
+	inject(&lan_if, p.b, p.n);
+	pk_free(&p);
+	CHECK(ncap == 2 && count_on(&wan_if) == 2);
+	if (ncap == 2) {
+		CHECK(all_ok(caps[0].b, caps[0].n) && all_ok(caps[1].b, caps[1].n));
+		CHECK(caps[0].n - 40u == half && memcmp(caps[0].b + 40, m2, half) == 0);
+		CHECK(caps[1].n - 40u == l2 - half && memcmp(caps[1].b + 40, m2 + half, l2 - half) == 0);
+		CHECK(be32(caps[0].b + 24) == s0 + out1_len + out2_len - (uint32_t)(l1 + l2));
+		CHECK(be32(caps[1].b + 24) == be32(caps[0].b + 24) + half);
+	}
+	CHECK(alg_stats().tcp_split == before.tcp_split + 1);
+
+	/*
+	 * The next message starts a segment again (found by its start line), but
+	 * rewritten it would not fit the WAN's MTU: its own bytes go, still at
+	 * the moved sequence number, and so does what follows.
+	 */
+	char m4[2048];
+	size_t l4 = invite_via(m4, sizeof(m4), "tcpcall-2", "z9hG4bKtcp4", "TCP", 40000);
+	uint32_t s1 = s0 + (uint32_t)l2, shift = out1_len + out2_len - (uint32_t)(l1 + l2);
+	before = alg_stats();
+	cap_clear();
+	wan_if.mtu = (uint16_t)(40 + l4);
+	p = mk_tcp_data(H2, 40000, R1, 5060, s1, risn + 1 + in_len, T_ACK | T_PSH, m4, l4);
+	inject(&lan_if, p.b, p.n);
+	pk_free(&p);
+	CHECK(ncap == 1 && count_on(&wan_if) == 1);
+	if (ncap == 1)
+		CHECK(all_ok(caps[0].b, caps[0].n) && caps[0].n - 40u == l4 && memcmp(caps[0].b + 40, m4, l4) == 0
+		      && be32(caps[0].b + 24) == s1 + shift && be32(caps[0].b + 28) == risn + 1 + l3);
+	CHECK(alg_stats().too_big == before.too_big + 1);
+	wan_if.mtu = 1500;
+	cap_clear();
+	p = mk_tcp_data(H2, 40000, R1, 5060, s1 + (uint32_t)l4, risn + 1 + in_len, T_ACK, NULL, 0);
+	inject(&lan_if, p.b, p.n);
+	pk_free(&p);
+	CHECK(ncap == 1 && count_on(&wan_if) == 1);
+	if (ncap == 1)
+		CHECK(all_ok(caps[0].b, caps[0].n) && be32(caps[0].b + 24) == s1 + (uint32_t)l4 + shift);
+
+	/* The end: a RST; the connection's state goes in time, and nothing leaks. */
+	cap_clear();
+	p = mk_tcp_data(H2, 40000, R1, 5060, s1 + (uint32_t)l4, risn + 1 + in_len, T_ACK | T_RST, NULL, 0);
+	inject(&lan_if, p.b, p.n);
+	pk_free(&p);
+	cap_clear();
+}
+
+/* Off: SIP passes untouched and every pinhole closes; on again, it rewrites again. */
+static void test_sip_off(void)
+{
+	char text[2048];
+	size_t len = invite(text, sizeof(text), "offcall@192.168.4.2", "z9hG4bKoff");
+	CHECK(sip_forwards() > 0);
+	sipalg_set_enabled(0);
+	CHECK(!sipalg_enabled() && sip_forwards() == 0 && alg_stats().dialog.dialogs == 0);
+	struct pk p = mk_udp_data(H2, 5060, R1, 5060, text, len);
+	cap_clear();
+	inject(&lan_if, p.b, p.n);
+	CHECK(ncap == 1 && count_on(&wan_if) == 1);
+	if (ncap == 1)
+		CHECK(caps[0].n == p.n && memcmp(caps[0].b + 28, p.b + 28, len) == 0);
+	sipalg_set_enabled(1);
+	cap_clear();
+	inject(&lan_if, p.b, p.n);
+	CHECK(ncap == 1 && caps[0].n > p.n && sip_forwards() > 0);
+	pk_free(&p);
+	cap_clear();
+
+	/* Other ports: the ALG looks at 5080 only now. */
+	uint16_t ports[] = { 5080 };
+	CHECK(sipalg_set_ports(ports, 1) == 0);
+	CHECK(sipalg_set_ports(ports, 0) == -1);
+	len = invite(text, sizeof(text), "portcall@192.168.4.2", "z9hG4bKport");
+	p = mk_udp_data(H2, 5062, R1, 5060, text, len);
+	inject(&lan_if, p.b, p.n);
+	CHECK(ncap == 1 && caps[0].n == p.n);
+	pk_free(&p);
+	cap_clear();
+	p = mk_udp_data(H2, 5062, R1, 5080, text, len);
+	inject(&lan_if, p.b, p.n);
+	CHECK(ncap == 1 && caps[0].n > p.n);
+	pk_free(&p);
+	cap_clear();
+	ports[0] = 5060;
+	CHECK(sipalg_set_ports(ports, 1) == 0);
+
+	/* A new WAN address: every dialog named the old one; their pinholes go. */
+	ip4_addr_t a;
+	CHECK(sip_forwards() > 0);
+	IP4_ADDR(&a, 198, 51, 100, 11);
+	netif_set_ipaddr(&wan_if, &a);
+	p = mk_udp(H2, 5000, R1, 53);
+	inject(&lan_if, p.b, p.n);
+	pk_free(&p);
+	CHECK(sip_forwards() == 0 && alg_stats().dialog.dialogs == 0);
+	IP4_ADDR(&a, 198, 51, 100, 10);
+	netif_set_ipaddr(&wan_if, &a);
+	cap_clear();
+}
+
 int main(void)
 {
 	ip4_addr_t a, m, g;
@@ -691,6 +1328,13 @@ int main(void)
 	CHECK(napt_lwip_start(&c) == 0);
 	CHECK(napt_lwip_running() && napt_lwip_start(&c) == -1);
 	CHECK(napt_lwip_now() == 1);
+	{
+		/* The ALG rides along from the start: the tests above must not notice it. */
+		struct sipalg_config sc;
+		sipalg_default_config(&sc);
+		CHECK(sipalg_forward_room(&sc) == 40);
+		CHECK(sipalg_lwip_start(&sc) == 0 && sipalg_lwip_running() && sipalg_lwip_start(&sc) == -1);
+	}
 	check_no_leak("start");
 
 	test_udp_through();
@@ -707,6 +1351,18 @@ int main(void)
 	check_no_leak("local");
 	test_local_port();
 	check_no_leak("local port");
+	test_sip_invite_out();
+	check_no_leak("sip invite");
+	test_sip_ok_in();
+	check_no_leak("sip 200");
+	test_sip_too_big();
+	check_no_leak("sip too big");
+	test_sip_malformed();
+	check_no_leak("sip malformed");
+	test_sip_tcp();
+	check_no_leak("sip tcp");
+	test_sip_off();
+	check_no_leak("sip off");
 	advance(5000);
 	CHECK(napt_lwip_now() >= 26);
 	check_no_leak("end");

@@ -346,6 +346,16 @@ void xs_napt_flows(xsMachine *the)
 	}
 }
 
+/* Forwards the SIP ALG opens are listed, never made from here: it alone knows when they end. */
+static const char *origin_name(uint8_t origin)
+{
+	switch (origin) {
+	case NAPT_ORIGIN_UPNP: return "upnp";
+	case NAPT_ORIGIN_SIP: return "sip";
+	default: return "static";
+	}
+}
+
 /* Copy text into a description, cut at a character boundary so it stays UTF-8. */
 static void copy_description(char *out, const char *text)
 {
@@ -425,7 +435,8 @@ void xs_napt_forward_remove(xsMachine *the)
 
 /*
  * xs_napt_forwards() -> [{ proto, externalPort, externalEnd, address, port,
- *                          remote, owner, leaseLeft, description, origin }]
+ *                          remote, owner, leaseLeft, description,
+ *                          origin: "static" | "upnp" | "sip" }]
  */
 void xs_napt_forwards(xsMachine *the)
 {
@@ -458,7 +469,7 @@ void xs_napt_forwards(xsMachine *the)
 		xsSet(xsVar(0), xsID("owner"), f.owner ? address_string(the, f.owner) : xsString(""));
 		set_number(the, &xsVar(0), "leaseLeft", left);
 		xsSet(xsVar(0), xsID("description"), xsString(f.description));
-		xsSet(xsVar(0), xsID("origin"), xsString(f.origin == NAPT_ORIGIN_UPNP ? "upnp" : "static"));
+		xsSet(xsVar(0), xsID("origin"), xsString(origin_name(f.origin)));
 		xsSetIndex(xsResult, (xsIntegerValue)i, xsVar(0));
 	}
 }

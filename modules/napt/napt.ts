@@ -9,7 +9,9 @@ export type ForwardProto = "tcp" | "udp";
 /* adf: address-dependent filtering (the default); eif: endpoint-independent. */
 export type Filtering = "adf" | "eif";
 export type TimeoutName = "udp" | "tcp" | "tcp-transitory" | "icmp";
-export type Origin = "static" | "upnp";
+/* Who made a forward: the console, UPnP, or the SIP ALG (a pinhole: listed only, never added from here). */
+export type Origin = "static" | "upnp" | "sip";
+export type AddOrigin = Exclude<Origin, "sip">;
 export type ForwardResult = "ok" | "refreshed" | "conflict" | "full" | "invalid";
 
 export interface Timeouts {
@@ -87,7 +89,7 @@ export interface ForwardSpec {
 	/* seconds; absent or 0 for a permanent forward */
 	lease?: number;
 	description?: string;
-	origin?: Origin;
+	origin?: AddOrigin;
 }
 
 export interface Forward {

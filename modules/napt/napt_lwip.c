@@ -34,6 +34,7 @@ static int gRunning;
 static uint32_t gSeconds;
 static uint32_t gLastMs;
 static uint32_t gWanAddr, gLanAddr, gLanMask;
+static const struct napt_alg *gAlg;
 
 /*
  * Whether a pcb takes packets sent to the WAN address: bound to it or to
@@ -88,7 +89,14 @@ static void tick(void *arg)
 		gSeconds++;
 	}
 	napt_tick(gSeconds);
+	if (gAlg && gAlg->tick)
+		gAlg->tick(gSeconds);
 	sys_timeout(TICK_MS, tick, NULL);
+}
+
+void napt_lwip_set_alg(const struct napt_alg *alg)
+{
+	gAlg = alg;
 }
 
 uint32_t napt_lwip_now(void)
@@ -131,8 +139,11 @@ static void follow_addresses(struct netif *wan, struct netif *lan)
 	struct napt_addresses a;
 	if (w == gWanAddr && l == gLanAddr && m == gLanMask)
 		return;
-	if (w != gWanAddr && gWanAddr)
+	if (w != gWanAddr && gWanAddr) {
 		napt_flush();
+		if (gAlg && gAlg->wan_changed)
+			gAlg->wan_changed();
+	}
 	gWanAddr = w;
 	gLanAddr = l;
 	gLanMask = m;
@@ -217,7 +228,8 @@ int napt_lwip_input(struct pbuf *p, struct netif *inp)
 	uint8_t *ip = p->payload;
 	uint8_t quote[QUOTE_MAX];
 	uint16_t ihl, datagram_len, saved = 0;
-	int ttl_expired, too_big;
+	int ttl_expired, too_big, alg = 0;
+	struct napt_alg_packet before;
 
 	if (!gRunning || !wan || !lan)
 		return 0;
@@ -268,6 +280,19 @@ int napt_lwip_input(struct pbuf *p, struct netif *inp)
 		saved = (uint16_t)(ihl + 8u <= p->len ? ihl + 8u : p->len);
 		memcpy(quote, ip, saved);
 	}
+	/*
+	 * What an ALG needs and translation overwrites: the endpoints as they
+	 * came. The ports are there whenever napt_process() can translate them.
+	 */
+	if (gAlg && (ip[9] == NAPT_PROTO_TCP || ip[9] == NAPT_PROTO_UDP) && p->len >= ihl + 4u) {
+		alg = 1;
+		before.dir = dir;
+		before.proto = ip[9];
+		memcpy(&before.src, ip + 12, 4);
+		memcpy(&before.dst, ip + 16, 4);
+		before.sport = (uint16_t)(ip[ihl] << 8 | ip[ihl + 1]);
+		before.dport = (uint16_t)(ip[ihl + 2] << 8 | ip[ihl + 3]);
+	}
 
 	verdict = napt_process(ip, p->len, p->tot_len, dir, gSeconds);
 	switch (verdict) {
@@ -292,8 +317,12 @@ int napt_lwip_input(struct pbuf *p, struct netif *inp)
 		pbuf_free(p);
 		return 1;
 	}
-	if (verdict == NAPT_FORWARD)
-		return 0;   /* ip4_forward() routes it by its new destination */
+	if (verdict == NAPT_FORWARD) {
+		/* The ALG sends a packet it rebuilt itself; else ip4_forward() routes it by its new destination. */
+		if (alg && gAlg->forward(p, out, &before))
+			return 1;
+		return 0;
+	}
 	send_back(p, lan);
 	pbuf_free(p);
 	return 1;

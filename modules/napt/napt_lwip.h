@@ -32,4 +32,35 @@ uint32_t napt_lwip_now(void);
  */
 int napt_lwip_input(struct pbuf *p, struct netif *inp);
 
+/*
+ * An application-level gateway on the NAPT path (the SIP ALG's glue
+ * registers one). NAPT knows nothing of what it does: it shows the ALG each
+ * TCP and UDP packet it translated for forwarding (not hairpinned, not
+ * passed or dropped) together with the endpoints the packet had before
+ * translation, which the ALG cannot read back afterwards.
+ */
+struct napt_alg_packet {
+	enum napt_dir dir;
+	uint8_t proto;            /* NAPT_PROTO_TCP or NAPT_PROTO_UDP */
+	uint32_t src, dst;        /* before translation, network order */
+	uint16_t sport, dport;    /* before translation, host order */
+};
+
+struct napt_alg {
+	/*
+	 * The packet `p` (whole, not a fragment; translated in place; IP and
+	 * transport headers in its first pbuf) is about to leave by `out`.
+	 * 0: lwIP forwards p as it now is (the ALG may have edited it in
+	 * place); 1: the ALG sent what it had to and freed p.
+	 */
+	int (*forward)(struct pbuf *p, struct netif *out, const struct napt_alg_packet *pkt);
+	/* Once a second, after NAPT's own tick (seconds on napt's clock). */
+	void (*tick)(uint32_t now);
+	/* The WAN address changed: whatever the ALG holds named the old one. */
+	void (*wan_changed)(void);
+};
+
+/* Register the ALG (NULL: none). Once NAPT runs; the struct must outlive it. */
+void napt_lwip_set_alg(const struct napt_alg *alg);
+
 #endif
