@@ -19,6 +19,7 @@ packages=(
   curl iperf3 traceroute                          # NAPT: peers in far (HTTP, throughput, hops)
   coturn                                          # NAPT: turnserver as STUN, turnutils_natdiscovery
   miniupnpc python3-miniupnpc                     # UPnP: upnpc and the python module as LAN clients
+  sip-tester baresip-core                         # SIP ALG: sipp and baresip as phones, registrar and far end
   valgrind                                        # memory checks of the C
   clang-14 libfuzzer-14-dev libclang-rt-14-dev    # fuzzing harnesses: libFuzzer and the sanitizer runtimes
 )

@@ -1,0 +1,372 @@
+// The SIP ALG end to end with sipp (Debian sip-tester): a phone in lan
+// (192.168.4.2, writing its own private address everywhere, as a phone
+// without STUN does) calls a callee in far (203.0.113.10) through the
+// router, and far calls the phone after it registered. What is checked is
+// what really crossed: the messages as sipp logged them at each end, and
+// RTP-like packets (host-tests/sip/udp-peer.py) sent by far to the address
+// and port the phone's SDP advertised, counted where they arrive in lan.
+// Nothing routes 192.168.4.0/24 from far, so a packet that arrives came
+// through the router. The last test turns the ALG off and shows the call
+// failing the way the seeds describe: far answers into nowhere.
+//
+// Each call is bounded: sipp runs with -m 1 and -timeout, the caller holds
+// the call only until the test pokes it (sip-poke.py) or 15 s pass, and
+// every process is stopped in `finally` and again by bench.stop().
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startBench, LAN_HOST, FAR_HOST } from "../lib/bench.mjs";
+import {
+	sipp, waitForMessage, hangUp, mediaPeer, showSipalg, hasSipalg, flowExternalPort,
+	parseSdp, uriHostPort, viaSentBy, lengthConsistent, requireTools, SIPP, PY,
+} from "../lib/sip.mjs";
+
+const PHONE = `${LAN_HOST}:5060`;
+const CALLEE = `${FAR_HOST}:5060`;
+
+let bench;
+let wan; // the router's WAN address
+before(async () => {
+	requireTools(SIPP, PY);
+	bench = await startBench();
+	wan = await bench.wanAddress(30000);
+	assert.ok(await hasSipalg(bench), "the router has no sipalg command");
+	// On by default.
+	assert.equal((await showSipalg(bench)).enabled, true);
+});
+after(async () => {
+	await bench?.stop();
+});
+
+async function router(line) {
+	const out = await bench.console.command(line);
+	assert.doesNotMatch(out, /^error:/m, `${line}\n${out}`);
+	return out;
+}
+
+/*
+ * A call from the phone in lan to the callee in far, up to the ACK:
+ * sipp at both ends and media endpoints on the ports each SDP offers.
+ * `lanPorts`/`farPorts` are the media sockets (RTP, RTCP per stream).
+ */
+async function startCall({ callId, av = false, transport = "udp", lanPorts, farPorts }) {
+	const keys = (ports) => av ? { audio_port: ports[0], video_port: ports[2], video_rtcp: ports[3] } : { audio_port: ports[0] };
+	const call = { procs: [] };
+	try {
+		call.lanMedia = await mediaPeer(bench, "lan", lanPorts.map((p) => `${LAN_HOST}:${p}`));
+		call.procs.push(call.lanMedia);
+		call.farMedia = await mediaPeer(bench, "far", farPorts.map((p) => `${FAR_HOST}:${p}`));
+		call.procs.push(call.farMedia);
+		call.callee = await sipp(bench, "far", { scenario: av ? "uas-answer-av.xml" : "uas-answer.xml", local: CALLEE, transport, keys: keys(farPorts), name: `callee-${callId}` });
+		call.procs.push(call.callee);
+		call.phone = await sipp(bench, "lan", { scenario: av ? "uac-call-av.xml" : "uac-call.xml", local: PHONE, remote: CALLEE, transport, keys: keys(lanPorts), callId, name: `phone-${callId}` });
+		call.procs.push(call.phone);
+		await waitForMessage(call.callee, (m) => m.dir === "received" && m.method === "ACK", "ACK", 8000);
+		// What each end received: the INVITE at the callee, the 200 at the phone.
+		call.invite = call.callee.messages().find((m) => m.dir === "received" && m.method === "INVITE");
+		call.ok = await waitForMessage(call.phone, (m) => m.dir === "received" && m.status === 200 && m.method === "INVITE", "200 to the INVITE", 3000);
+		call.offer = parseSdp(call.invite.body);
+		call.answer = parseSdp(call.ok.body);
+	}
+	catch (e) {
+		await stopCall(call);
+		throw e;
+	}
+	return call;
+}
+
+// Hang up (the phone sends BYE); both sipp must finish the scenario.
+async function endCall(call, callId, transport = "udp") {
+	await hangUp(bench, "lan", PHONE, callId, transport);
+	const [phoneCode, calleeCode] = await Promise.all([call.phone.finish(10000), call.callee.finish(10000)]);
+	assert.equal(phoneCode, 0, call.phone.report());
+	assert.equal(calleeCode, 0, call.callee.report());
+}
+
+async function stopCall(call) {
+	for (const proc of call.procs.reverse())
+		await proc.stop();
+}
+
+// Every message one end received carries none of the phone's private address.
+function assertNoPrivate(run, what) {
+	for (const m of run.messages().filter((x) => x.dir === "received"))
+		assert.doesNotMatch(m.text, /192\.168\.4\./, `${what}: ${m.startLine}\n${m.text}`);
+}
+
+// The checks of the rewritten INVITE as far saw it: the WAN address in Via,
+// Contact, From, SDP o= and c=, and where it says so, the SIP flow's port.
+async function assertInviteRewritten(call, transport) {
+	const invite = call.invite;
+	const via = viaSentBy(invite.header("via"));
+	const contact = uriHostPort(invite.header("contact"));
+	assert.equal(via?.host, wan, `Via: ${invite.text}`);
+	assert.equal(contact?.host, wan, `Contact: ${invite.text}`);
+	assert.equal(uriHostPort(invite.header("from"))?.host, wan, `From: ${invite.text}`);
+	assert.equal(call.offer.origin, wan, `o=: ${invite.body}`);
+	assert.equal(call.offer.connection, wan, `c=: ${invite.body}`);
+	for (const m of call.offer.media) {
+		assert.equal(m.address, wan, `${m.media} c=: ${invite.body}`);
+		assert.ok(m.port > 0 && m.port < 65536, `${m.media} port: ${invite.body}`);
+	}
+	assert.ok(lengthConsistent(invite), `Content-Length after the rewrite:\n${invite.text}`);
+	// The port far sees in Via and Contact is where the router's flow for
+	// the phone's signalling really is.
+	const ext = await flowExternalPort(bench, transport, PHONE, CALLEE);
+	assert.ok(ext, `no ${transport} flow ${PHONE} -> ${CALLEE}:\n${await bench.console.command("show nat flows 200")}`);
+	assert.equal(via.port, ext, `Via port vs the flow's external port: ${invite.header("via")}`);
+	assert.equal(contact.port, ext, `Contact port vs the flow's external port: ${invite.header("contact")}`);
+	// And what far sent back was turned back into the phone's own address.
+	assert.deepEqual(viaSentBy(call.ok.header("via")), { host: LAN_HOST, port: 5060 }, `the 200's Via at the phone:\n${call.ok.text}`);
+}
+
+// Send `count` tagged packets from far's socket i to host:port; what arrived in lan.
+async function farToLan(call, i, host, port, tag, { count = 5, want = 3, ms = 2000 } = {}) {
+	await call.farMedia.send(i, host, port, tag, count);
+	return call.lanMedia.waitGot(tag, want, ms);
+}
+
+test("UDP call lan -> far: far sees the WAN address everywhere, media flows both ways through the pinholes, BYE closes them", { timeout: 60000 }, async (t) => {
+	const callId = "e2e-1-udp-audio";
+	const call = await startCall({ callId, lanPorts: [40000, 40001], farPorts: [50000, 50001] });
+	try {
+		await assertInviteRewritten(call, "udp");
+		assertNoPrivate(call.callee, "far");
+		const [audio] = call.offer.media;
+		assert.equal(call.offer.media.length, 1);
+
+		// far sends first: nothing went out from the phone's media port yet,
+		// so only the pinhole can let these in.
+		const rtp = await farToLan(call, 0, audio.address, audio.port, "far-rtp");
+		assert.ok(rtp.length >= 3, `RTP from far to ${audio.address}:${audio.port} (the offer's): ${rtp.length} of 5 reached lan\n${call.lanMedia.tracked.stdout}\n${call.invite.text}`);
+		for (const p of rtp)
+			assert.deepEqual([p.local, p.from, p.length], [`${LAN_HOST}:40000`, `${FAR_HOST}:50000`, 172]);
+		const rtcp = await farToLan(call, 1, audio.rtcpAddress, audio.rtcpPort, "far-rtcp");
+		assert.ok(rtcp.length >= 3, `RTCP from far to ${audio.rtcpAddress}:${audio.rtcpPort}: ${rtcp.length} of 5 reached lan`);
+		assert.ok(rtcp.every((p) => p.local === `${LAN_HOST}:40001`), JSON.stringify(rtcp));
+
+		// The phone sends to the answer's address (as the phone received
+		// it); far sees it come from the port the offer advertised.
+		const [farAudio] = call.answer.media;
+		assert.deepEqual([farAudio.address, farAudio.port], [FAR_HOST, 50000], call.ok.text);
+		await call.lanMedia.send(0, farAudio.address, farAudio.port, "lan-rtp");
+		const back = await call.farMedia.waitGot("lan-rtp", 3);
+		assert.ok(back.length >= 3, `RTP from lan reached far ${back.length} of 5 times`);
+		assert.ok(back.every((p) => p.from === `${wan}:${audio.port}`), `symmetric RTP leaves by the advertised port ${audio.port}: ${JSON.stringify(back)}`);
+
+		const during = await showSipalg(bench);
+		t.diagnostic(`the INVITE as far received it:\n${call.invite.text}`);
+		t.diagnostic(`show sipalg during the call:\n${during.text}`);
+		const dialog = during.dialog(callId);
+		assert.ok(dialog, `show sipalg during the call lists the dialog:\n${during.text}`);
+		assert.deepEqual([dialog.inside, dialog.remote, dialog.state], [LAN_HOST, FAR_HOST, "confirmed"], dialog.line);
+		assert.deepEqual(dialog.media, [{ inside: 40000, ext: audio.port }], dialog.line);
+		const pinhole = during.pinhole(audio.port);
+		assert.ok(pinhole, `show sipalg lists the pinhole ${audio.port}:\n${during.text}`);
+		assert.deepEqual([pinhole.proto, pinhole.inside, pinhole.port], ["udp", LAN_HOST, 40000], pinhole.line);
+		assert.ok(during.pinhole(audio.rtcpPort), `the RTCP port ${audio.rtcpPort} has its pinhole too:\n${during.text}`);
+
+		await endCall(call, callId);
+		assertNoPrivate(call.callee, "far, BYE included");
+		const bye = call.callee.messages().find((m) => m.dir === "received" && m.method === "BYE");
+		assert.equal(viaSentBy(bye.header("via"))?.host, wan, bye.text);
+
+		const afterBye = await showSipalg(bench);
+		assert.equal(afterBye.dialog(callId), undefined, `the dialog is gone after BYE:\n${afterBye.text}`);
+		assert.equal(afterBye.pinhole(audio.port), undefined, `the pinhole ${audio.port} is gone after BYE:\n${afterBye.text}`);
+		assert.equal(afterBye.pinhole(audio.rtcpPort), undefined, `the pinhole ${audio.rtcpPort} is gone after BYE:\n${afterBye.text}`);
+		const late = await farToLan(call, 0, audio.address, audio.port, "far-after-bye", { want: 1, ms: 1000 });
+		assert.equal(late.length, 0, `RTP to the old external port ${audio.port} still reaches lan after BYE: ${JSON.stringify(late)}`);
+	}
+	finally {
+		await stopCall(call);
+	}
+});
+
+test("audio and video: four ports rewritten (a=rtcp too), every pinhole passes media from far", { timeout: 60000 }, async (t) => {
+	const callId = "e2e-2-udp-av";
+	const lanPorts = [40010, 40011, 40012, 40013];
+	// The phone's own ports are taken on the WAN side (a static forward to
+	// another LAN host), so the ALG must pick other external ports and
+	// rewrite every m= and a=rtcp port, not just the addresses.
+	await router("forward add udp 40010-40013 192.168.4.99 e2e-taken");
+	let call;
+	try {
+		call = await startCall({ callId, av: true, lanPorts, farPorts: [50010, 50011, 50012, 50013] });
+		await assertInviteRewritten(call, "udp");
+		assertNoPrivate(call.callee, "far");
+		assert.deepEqual(call.offer.media.map((m) => m.media), ["audio", "video"], call.invite.body);
+		const [audio, video] = call.offer.media;
+		assert.equal(video.rtcp !== undefined, true, `the video stream keeps its a=rtcp line: ${call.invite.body}`);
+		assert.equal(video.rtcpAddress, wan, `a=rtcp address: ${call.invite.body}`);
+		const ports = [audio.port, audio.rtcpPort, video.port, video.rtcpPort];
+		assert.equal(new Set(ports).size, 4, `four distinct external ports: ${ports}`);
+		for (const port of ports)
+			assert.ok(port < 40010 || port > 40013, `port ${port} is one of the phone's, which the WAN side cannot have: ${call.invite.body}`);
+
+		const targets = [[audio.address, audio.port], [audio.rtcpAddress, audio.rtcpPort], [video.address, video.port], [video.rtcpAddress, video.rtcpPort]];
+		for (const [i, [host, port]] of targets.entries()) {
+			const got = await farToLan(call, i, host, port, `far-av-${i}`);
+			assert.ok(got.length >= 3, `far -> ${host}:${port} (stream ${i >> 1}, ${i & 1 ? "RTCP" : "RTP"}): ${got.length} of 5 reached lan\n${call.invite.body}`);
+			assert.ok(got.every((p) => p.local === `${LAN_HOST}:${lanPorts[i]}`), `arrived on ${JSON.stringify(got.map((p) => p.local))}, not ${lanPorts[i]}`);
+		}
+		// And both streams' RTP out to far.
+		for (const [i, stream] of [[0, 0], [2, 1]]) {
+			const farStream = call.answer.media[stream];
+			await call.lanMedia.send(i, farStream.address, farStream.port, `lan-av-${i}`);
+			const got = await call.farMedia.waitGot(`lan-av-${i}`, 3);
+			assert.ok(got.length >= 3, `lan -> far ${farStream.media}: ${got.length} of 5`);
+			const advertised = call.offer.media[stream].port;
+			assert.ok(got.every((p) => p.from === `${wan}:${advertised}`), `${farStream.media} leaves by the advertised ${advertised}: ${JSON.stringify(got)}`);
+		}
+		const during = await showSipalg(bench);
+		t.diagnostic(`the SDP as far received it:\n${call.invite.body}`);
+		t.diagnostic(`show sipalg during the call:\n${during.text}`);
+		assert.deepEqual(during.dialog(callId)?.media, [{ inside: 40010, ext: audio.port }, { inside: 40012, ext: video.port }], during.text);
+		for (const port of ports)
+			assert.ok(during.pinhole(port), `a pinhole for ${port}:\n${during.text}`);
+
+		await endCall(call, callId);
+		const afterBye = await showSipalg(bench);
+		assert.equal(afterBye.dialog(callId), undefined, afterBye.text);
+		for (const port of ports)
+			assert.equal(afterBye.pinhole(port), undefined, `pinhole ${port} after BYE:\n${afterBye.text}`);
+		const late = await farToLan(call, 2, video.address, video.port, "far-av-after-bye", { want: 1, ms: 1000 });
+		assert.equal(late.length, 0, `video pinhole ${video.port} still open after BYE`);
+	}
+	finally {
+		if (call)
+			await stopCall(call);
+		await router("forward del udp 40010");
+	}
+});
+
+test("inbound: the phone registers with a registrar in far, which then calls the Contact it saw and gets through", { timeout: 60000 }, async (t) => {
+	const procs = [];
+	try {
+		// REGISTER: the registrar answers 200 with the binding for 60 s.
+		const registrar = await sipp(bench, "far", { scenario: "registrar.xml", local: CALLEE, keys: { expires: 60 }, name: "registrar" });
+		procs.push(registrar);
+		const register = await sipp(bench, "lan", { scenario: "register.xml", local: PHONE, remote: CALLEE, keys: { expires: 60 }, callId: "e2e-3-register", name: "register" });
+		procs.push(register);
+		assert.equal(await register.finish(10000), 0, register.report());
+		assert.equal(await registrar.finish(5000), 0, registrar.report());
+		assertNoPrivate(registrar, "registrar");
+		const seen = registrar.messages().find((m) => m.dir === "received" && m.method === "REGISTER");
+		const binding = uriHostPort(seen.header("contact"));
+		assert.equal(binding?.host, wan, `the registrar's binding: ${seen.header("contact")}`);
+		const ext = await flowExternalPort(bench, "udp", PHONE, CALLEE);
+		assert.equal(binding.port, ext, `binding port vs the flow's external port ${ext}`);
+		// The 200 lists the binding as the registrar saw it; the phone gets its own back.
+		const ok = register.messages().find((m) => m.dir === "received" && m.status === 200);
+		assert.deepEqual(uriHostPort(ok.header("contact")), { host: LAN_HOST, port: 5060 }, `the 200's Contact at the phone:\n${ok.text}`);
+		const state = await showSipalg(bench);
+		t.diagnostic(`the REGISTER as the registrar received it:\n${seen.text}`);
+		t.diagnostic(`show sipalg after the registration:\n${state.text}`);
+		const registration = state.registrations.find((r) => r.ext === binding.port);
+		assert.ok(registration, `show sipalg lists the registration (external port ${binding.port}):\n${state.text}`);
+		assert.deepEqual([registration.inside, registration.insidePort, registration.registrar], [LAN_HOST, 5060, FAR_HOST], registration.line);
+		assert.ok(registration.expires > 0 && registration.expires <= 120, registration.line);
+
+		// The phone now waits for calls on its SIP port; far calls the binding.
+		const lanMedia = await mediaPeer(bench, "lan", [`${LAN_HOST}:40020`, `${LAN_HOST}:40021`]);
+		procs.push(lanMedia);
+		const farMedia = await mediaPeer(bench, "far", [`${FAR_HOST}:50020`, `${FAR_HOST}:50021`]);
+		procs.push(farMedia);
+		const phone = await sipp(bench, "lan", { scenario: "uas-answer.xml", local: PHONE, keys: { audio_port: 40020 }, name: "phone-inbound" });
+		procs.push(phone);
+		const callId = "e2e-3-inbound";
+		const caller = await sipp(bench, "far", { scenario: "uac-call.xml", local: CALLEE, remote: `${binding.host}:${binding.port}`, service: "phone", keys: { audio_port: 50020 }, callId, name: "caller-inbound" });
+		procs.push(caller);
+		const invite = await waitForMessage(phone, (m) => m.dir === "received" && m.method === "INVITE", "INVITE at the phone", 8000);
+		assert.equal(uriHostPort(invite.uri)?.host, LAN_HOST, `the Request-URI is the phone's own again: ${invite.startLine}`);
+		await waitForMessage(phone, (m) => m.dir === "received" && m.method === "ACK", "ACK at the phone", 8000);
+		const answer = await waitForMessage(caller, (m) => m.dir === "received" && m.status === 200 && m.method === "INVITE", "200 at the caller", 3000);
+		assertNoPrivate(caller, "caller in far");
+		const [audio] = parseSdp(answer.body).media;
+		assert.equal(audio.address, wan, answer.body);
+		await farMedia.send(0, audio.address, audio.port, "far-in-rtp");
+		const got = await lanMedia.waitGot("far-in-rtp", 3);
+		assert.ok(got.length >= 3, `RTP from the caller to the answer's ${audio.address}:${audio.port}: ${got.length} of 5 reached the phone`);
+		assert.ok(got.every((p) => p.local === `${LAN_HOST}:40020`), JSON.stringify(got));
+
+		// far hangs up: its BYE reaches the phone, which answers it.
+		await hangUp(bench, "far", CALLEE, callId);
+		const [callerCode, phoneCode] = await Promise.all([caller.finish(10000), phone.finish(10000)]);
+		assert.equal(callerCode, 0, caller.report());
+		assert.equal(phoneCode, 0, phone.report());
+		const afterBye = await showSipalg(bench);
+		assert.equal(afterBye.dialog(callId), undefined, afterBye.text);
+		assert.equal(afterBye.pinhole(audio.port), undefined, afterBye.text);
+	}
+	finally {
+		for (const proc of procs.reverse())
+			await proc.stop();
+	}
+});
+
+test("SIP over TCP: far sees the rewritten addresses and the call completes (sequence numbers moved with the length changes)", { timeout: 60000 }, async (t) => {
+	const callId = "e2e-4-tcp";
+	const before = await showSipalg(bench);
+	const call = await startCall({ callId, transport: "tcp", lanPorts: [40030, 40031], farPorts: [50030, 50031] });
+	try {
+		await assertInviteRewritten(call, "tcp");
+		assertNoPrivate(call.callee, "far");
+		await endCall(call, callId, "tcp");
+		// Every message at both ends, after the first that changed length,
+		// arrived whole, in order, with a Content-Length that fits.
+		for (const run of [call.callee, call.phone]) {
+			const received = run.messages().filter((m) => m.dir === "received");
+			for (const m of received) {
+				assert.equal(m.transport, "TCP");
+				assert.ok(lengthConsistent(m), `${run.label}: ${m.startLine}\n${m.text}`);
+			}
+			// far: INVITE, ACK, BYE; the phone: 180, 200, the test's INFO, the 200 to BYE.
+			const seen = received.map((m) => m.isRequest ? m.method : `${m.status} ${m.method}`);
+			assert.deepEqual(seen, run === call.callee ? ["INVITE", "ACK", "BYE"] : ["180 INVITE", "200 INVITE", "INFO", "200 BYE"], run.report());
+		}
+		const bye = call.callee.messages().find((m) => m.dir === "received" && m.method === "BYE");
+		assert.equal(viaSentBy(bye.header("via"))?.host, wan, bye.text);
+		// The router says so too: segments whose sequence or acknowledgement
+		// numbers it moved, and nothing it could not read.
+		const state = await showSipalg(bench);
+		t.diagnostic(`show sipalg after the TCP call:\n${state.text}`);
+		const delta = (name) => state.counters[name] - before.counters[name];
+		assert.ok(delta("tcp-adjusted") > 0, `tcp-adjusted did not grow:\n${before.text}\n${state.text}`);
+		assert.ok(delta("rewritten") >= 4, `rewritten: ${delta("rewritten")}\n${state.text}`);
+		assert.equal(delta("unparseable"), 0, state.text);
+	}
+	finally {
+		await stopCall(call);
+	}
+});
+
+test("ALG off: the same call carries 192.168.4.2 to far, and far's media goes nowhere", { timeout: 60000 }, async () => {
+	await router("sipalg off");
+	const callId = "e2e-5-alg-off";
+	let call;
+	try {
+		call = await startCall({ callId, lanPorts: [40040, 40041], farPorts: [50040, 50041] });
+		const contact = uriHostPort(call.invite.header("contact"));
+		assert.deepEqual(contact, { host: LAN_HOST, port: 5060 }, `Contact as far sees it: ${call.invite.text}`);
+		assert.equal(viaSentBy(call.invite.header("via"))?.host, LAN_HOST, call.invite.text);
+		const [audio] = call.offer.media;
+		assert.deepEqual([call.offer.origin, audio.address, audio.port], [LAN_HOST, LAN_HOST, 40040], call.invite.body);
+		// far does what the SDP says: sends to 192.168.4.2:40040, an address
+		// that means nothing on the Internet.
+		const lost = await farToLan(call, 0, audio.address, audio.port, "far-to-private", { want: 1, ms: 1000 });
+		assert.equal(lost.length, 0, `media to the private address reached lan: ${JSON.stringify(lost)}`);
+		// Nor does a far end that guesses the WAN address and that port get in:
+		// no pinhole, nothing has gone out from that port.
+		const guessed = await farToLan(call, 0, wan, audio.port, "far-guessing", { want: 1, ms: 1000 });
+		assert.equal(guessed.length, 0, `media to ${wan}:${audio.port} reached lan: ${JSON.stringify(guessed)}`);
+		const state = await showSipalg(bench);
+		assert.equal(state.enabled, false, state.text);
+		assert.equal(state.dialog(callId), undefined, `no dialog with the ALG off:\n${state.text}`);
+		await endCall(call, callId);
+	}
+	finally {
+		if (call)
+			await stopCall(call);
+		await router("sipalg on");
+	}
+});
