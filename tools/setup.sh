@@ -22,6 +22,7 @@ packages=(
   sip-tester baresip-core                         # SIP ALG: sipp and baresip as phones, registrar and far end
   valgrind                                        # memory checks of the C
   clang-14 libfuzzer-14-dev libclang-rt-14-dev    # fuzzing harnesses: libFuzzer and the sanitizer runtimes
+  gcc-xtensa-lx106 picolibc-xtensa-lx106-elf      # the Xtensa compile check of the native code
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 
