@@ -76,6 +76,22 @@ static void status_changed(struct netif *netif)
 		modMessagePostToMachine(gNetMachine, &role, 1, deliver_change, NULL);
 }
 
+#if !LWIP_NETIF_LINK_CALLBACK
+/*
+ * ESP-IDF builds lwIP without the per-netif link callback (and changing the
+ * option would change struct netif under its prebuilt code), but always with
+ * the extended status callback: link changes come through that instead.
+ */
+static netif_ext_callback_t gExtCallback;
+
+static void ext_status_changed(struct netif *netif, netif_nsc_reason_t reason, const netif_ext_callback_args_t *args)
+{
+	(void)args;
+	if ((reason & LWIP_NSC_LINK_CHANGED) && (netif == router_port_netif(ROUTER_PORT_WAN) || netif == router_port_netif(ROUTER_PORT_LAN)))
+		status_changed(netif);
+}
+#endif
+
 /* xs_net_on_change(callback(role)) */
 void xs_net_on_change(xsMachine *the)
 {
@@ -90,9 +106,15 @@ void xs_net_on_change(xsMachine *the)
 		struct netif *netif = router_port_netif((enum router_port_role)r);
 		if (netif) {
 			netif_set_status_callback(netif, status_changed);
+#if LWIP_NETIF_LINK_CALLBACK
 			netif_set_link_callback(netif, status_changed);
+#endif
 		}
 	}
+#if !LWIP_NETIF_LINK_CALLBACK
+	netif_remove_ext_callback(&gExtCallback);   /* a second call must not link it twice */
+	netif_add_ext_callback(&gExtCallback, ext_status_changed);
+#endif
 	ROUTER_LWIP_UNLOCK();
 }
 
