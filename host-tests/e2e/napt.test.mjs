@@ -10,6 +10,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { startBench, ping, sleep, ROUTER_LAN, LAN_HOST, ISP_GATEWAY, FAR_HOST, FAR_ALT, FAR_THIRD } from "../lib/bench.mjs";
+import * as Peers from "../lib/tcp-peers.mjs";
 
 let bench;
 let wan; // the router's WAN address, from dnsmasq
@@ -91,48 +92,12 @@ async function udpNode(ns, endpoints) {
 	return node;
 }
 
-// A TCP server: each connection gets "hello from <local> to <peer>\n" and
-// is closed; stdout says "peer <host>:<port>" for each.
-const TCP_SERVER = `
-import socket, sys
-host, port = sys.argv[1], int(sys.argv[2])
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((host, port))
-s.listen(8)
-while True:
-    c, (h, p) = s.accept()
-    print(f"peer {h}:{p}", flush=True)
-    c.sendall(f"hello from {host}:{port} to {h}:{p}\\n".encode())
-    c.close()
-`;
-
 function tcpServer(ns, host, port) {
-	return bench.serve(ns, ["python3", "-u", "-c", TCP_SERVER, host, String(port)], { proto: "tcp", address: host, port });
+	return Peers.tcpServer(bench, ns, host, port);
 }
 
-// A TCP client: connects (from `source` if given) within `seconds`, prints
-// what the server sent, or "error <exception>" and exits 2.
-const TCP_CLIENT = `
-import socket, sys
-host, port, source, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
-try:
-    s = socket.create_connection((host, port), timeout=seconds, source_address=(source, 0) if source != "-" else None)
-    data = b""
-    while True:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    print(data.decode(), end="", flush=True)
-except Exception as e:
-    print("error", type(e).__name__, e, flush=True)
-    sys.exit(2)
-`;
-
-async function tcpConnect(ns, host, port, { source = "-", seconds = 5 } = {}) {
-	const result = await bench.exec(ns, ["python3", "-c", TCP_CLIENT, host, String(port), source, String(seconds)], { timeout: (seconds + 5) * 1000 });
-	return { ok: result.code === 0, text: result.stdout + result.stderr };
+function tcpConnect(ns, host, port, options) {
+	return Peers.tcpConnect(bench, ns, host, port, options);
 }
 
 test("bench: far has no route back to the LAN, only translation brings answers", async () => {
