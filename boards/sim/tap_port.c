@@ -5,6 +5,7 @@
  * descriptor keeps working after the device is moved to another namespace,
  * and is inherited across a restart (exec) so the port survives a reboot.
  */
+#define _GNU_SOURCE 1   /* setns(), before any header */
 #include "tap_port.h"
 #include "sim_loop.h"
 #include "ports.h"
@@ -13,19 +14,25 @@
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/snmp.h"
+#include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define TAP_FRAME_MAX 1518
 #define TAP_READS_PER_WAKE 64
+/* How often a port looks at its device's state: a cable pulled shows within this. */
+#define TAP_LINK_POLL_MS 500
 
 struct tap_port {
 	int fd;
@@ -33,6 +40,9 @@ struct tap_port {
 	char label[IFNAMSIZ + 8];
 	struct netif netif;
 	struct router_port_counters counters;
+	/* A socket in the namespace the device is in now (it moves after attach), to read its flags. */
+	int flags_sock;
+	ino_t flags_ns;
 };
 
 static struct tap_port gPorts[ROUTER_PORT_COUNT];
@@ -96,6 +106,65 @@ static err_t tap_netif_init(struct netif *netif)
 	return ERR_OK;
 }
 
+/*
+ * The link of a port is the state of its TAP device on the host side: the
+ * device set down there (ip link set <tap> down) is the cable pulled. The
+ * device may live in another network namespace than ours (the bench moves
+ * it), so the flags are read through a socket made in the device's own
+ * namespace (TUNGETDEVNETNS), remade only when the device moves.
+ * Returns 1 up, 0 down, -1 unknown.
+ */
+static int device_up(struct tap_port *port)
+{
+	struct ifreq ifr;
+	struct stat st;
+	int up = -1;
+	int ns = ioctl(port->fd, TUNGETDEVNETNS);
+	if (ns < 0)
+		return -1;
+	if (fstat(ns, &st) == 0 && (port->flags_sock < 0 || st.st_ino != port->flags_ns)) {
+		int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (self >= 0 && setns(ns, CLONE_NEWNET) == 0) {
+			int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			if (setns(self, CLONE_NEWNET) != 0)
+				fprintf(stderr, "sim: cannot return to our network namespace: %s\n", strerror(errno));
+			if (s >= 0) {
+				if (port->flags_sock >= 0)
+					close(port->flags_sock);
+				port->flags_sock = s;
+				port->flags_ns = st.st_ino;
+			}
+		}
+		if (self >= 0)
+			close(self);
+	}
+	close(ns);
+	if (port->flags_sock < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", port->device);
+	if (ioctl(port->flags_sock, SIOCGIFFLAGS, &ifr) == 0)
+		up = (ifr.ifr_flags & IFF_UP) != 0;
+	return up;
+}
+
+static void follow_link(void *arg)
+{
+	(void)arg;
+	for (int r = 0; r < ROUTER_PORT_COUNT; r++) {
+		struct tap_port *port = &gPorts[r];
+		int up;
+		if (!port->netif.state)
+			continue;
+		up = device_up(port);
+		if (up == 1 && !netif_is_link_up(&port->netif))
+			netif_set_link_up(&port->netif);
+		else if (up == 0 && netif_is_link_up(&port->netif))
+			netif_set_link_down(&port->netif);
+	}
+	sys_timeout(TAP_LINK_POLL_MS, follow_link, NULL);
+}
+
 static void tap_readable(void *ctx)
 {
 	struct tap_port *port = ctx;
@@ -128,13 +197,19 @@ int tap_port_attach(enum router_port_role role, const char *device, int inherite
 		return -1;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	port->fd = fd;
+	port->flags_sock = -1;
 	snprintf(port->device, sizeof(port->device), "%s", device);
 	snprintf(port->label, sizeof(port->label), "tap:%s", device);
 	if (!netif_add_noaddr(&port->netif, port, tap_netif_init, ethernet_input)) {
 		fprintf(stderr, "sim: cannot add netif for %s\n", device);
 		return -1;
 	}
+	/* Up until the first look says otherwise (a device we cannot read stays up). */
 	netif_set_link_up(&port->netif);
+	if (role == ROUTER_PORT_COUNT - 1 || !gPorts[ROUTER_PORT_COUNT - 1].netif.state) {
+		sys_untimeout(follow_link, NULL);
+		sys_timeout(TAP_LINK_POLL_MS, follow_link, NULL);
+	}
 	return sim_watch_fd(fd, tap_readable, port);
 }
 

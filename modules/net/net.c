@@ -15,12 +15,29 @@
 #include "lwip/netif.h"
 #include "lwip/prot/dhcp.h"
 #include "lwip/stats.h"
+#include "lwip/timeouts.h"
 
 #include <string.h>
 
 static xsMachine *gNetMachine;
 static xsSlot gNetCallback;
 static int gNetCallbackSet;
+
+/*
+ * lwIP 2.1.3 tells nobody when a lease is confirmed without the address
+ * changing (the INIT-REBOOT after a link comes back): no status callback
+ * runs, and the port would stay "rebooting" to the control plane. A look
+ * once a second at each port's DHCP state catches such a bind: BOUND
+ * entered, or BOUND with a new transaction id (REBOOTING takes a new one
+ * and lasts only a round trip). A renewal cannot be seen this way: lwIP
+ * reuses the transaction id and puts every timer back as it was.
+ */
+#define NET_DHCP_POLL_MS 1000
+static struct {
+	u8_t state;
+	u32_t xid;
+} gLease[ROUTER_PORT_COUNT];
+static u8_t gPolling;
 
 static enum router_port_role role_arg(xsMachine *the, int index)
 {
@@ -76,6 +93,21 @@ static void status_changed(struct netif *netif)
 		modMessagePostToMachine(gNetMachine, &role, 1, deliver_change, NULL);
 }
 
+static void dhcp_poll(void *arg)
+{
+	(void)arg;
+	for (int r = 0; r < ROUTER_PORT_COUNT; r++) {
+		struct netif *netif = router_port_netif((enum router_port_role)r);
+		struct dhcp *dhcp = netif ? netif_dhcp_data(netif) : NULL;
+		u8_t state = dhcp ? dhcp->state : DHCP_STATE_OFF;
+		if (state == DHCP_STATE_BOUND && (gLease[r].state != DHCP_STATE_BOUND || dhcp->xid != gLease[r].xid))
+			status_changed(netif);
+		gLease[r].state = state;
+		gLease[r].xid = dhcp ? dhcp->xid : 0;
+	}
+	sys_timeout(NET_DHCP_POLL_MS, dhcp_poll, NULL);
+}
+
 #if !LWIP_NETIF_LINK_CALLBACK
 /*
  * ESP-IDF builds lwIP without the per-netif link callback (and changing the
@@ -115,6 +147,10 @@ void xs_net_on_change(xsMachine *the)
 	netif_remove_ext_callback(&gExtCallback);   /* a second call must not link it twice */
 	netif_add_ext_callback(&gExtCallback, ext_status_changed);
 #endif
+	if (!gPolling) {
+		gPolling = 1;
+		sys_timeout(NET_DHCP_POLL_MS, dhcp_poll, NULL);
+	}
 	ROUTER_LWIP_UNLOCK();
 }
 
