@@ -15,6 +15,9 @@ import { natLanProblems } from "nat-config";
 import { SET_NAT_USAGE, dmzCommand, forwardCommand, natConfigLines, setNat, showForwards, showNat } from "nat-commands";
 import { showUpnp, upnpCommand, upnpConfigLines } from "upnp/upnp-commands";
 import { showSipalg, sipalgCommand, sipalgConfigLines } from "sipalg-commands";
+import { dhcpCommand, dhcpConfigLines, showDhcp } from "lan/dhcp-commands";
+import { dhcpForLan } from "lan/dhcp-config";
+import { dnsCommand, dnsConfigLines, showDns } from "lan/dns-commands";
 
 function formatUptime(ms: number): string {
 	let s = Math.floor(ms / 1000);
@@ -59,6 +62,8 @@ function showConfig(router: Router, print: (line: string) => void): void {
 		print(line);
 	for (const line of upnpConfigLines(router))
 		print(line);
+	for (const line of [...dhcpConfigLines(router), ...dnsConfigLines(router)])
+		print(line);
 	for (const line of sipalgConfigLines(router))
 		print(line);
 	print(`# ${router.describeSaved()}`);
@@ -73,8 +78,8 @@ function showMemory(print: (line: string) => void): void {
 		print(`  ${pool.name.padEnd(14)}${String(pool.used).padStart(5)}${String(pool.max).padStart(7)}${String(pool.available).padStart(7)}${String(pool.errors).padStart(8)}`);
 }
 
-const SHOW_TOPICS = ["status", "interfaces", "config", "version", "memory", "nat", "nat flows", "forwards", "upnp", "upnp rules", "sipalg"];
-const SHOW_USAGE = "show status|interfaces|config|version|memory|nat|forwards|upnp|sipalg";
+const SHOW_TOPICS = ["status", "interfaces", "config", "version", "memory", "nat", "nat flows", "forwards", "upnp", "upnp rules", "sipalg", "dhcp", "dns"];
+const SHOW_USAGE = "show status|interfaces|config|version|memory|nat|forwards|upnp|sipalg|dhcp|dns";
 
 function parseWan(args: string[], router: Router): WanConfig {
 	const usage = "set wan dhcp | set wan static <ip/len> <gateway> [dns [dns]]";
@@ -128,8 +133,8 @@ const commands: Command[] = [
 	},
 	{
 		name: "show",
-		usage: ["show status|interfaces|config|version|memory", "show nat [flows [n]]", "show forwards", "show upnp [rules]", "show sipalg"],
-		synopsis: "show status|interfaces|config|nat|forwards|upnp|sipalg|...",
+		usage: ["show status|interfaces|config|version|memory", "show nat [flows [n]]", "show forwards", "show upnp [rules]", "show sipalg", "show dhcp", "show dns"],
+		synopsis: "show status|interfaces|config|nat|forwards|upnp|sipalg|dhcp|dns|...",
 		summary: "show the router's state",
 		detail: [
 			"status      addresses, uptime and whether the configuration is saved",
@@ -144,6 +149,8 @@ const commands: Command[] = [
 			"upnp rules  the UPnP permission rules, in the order they are tried",
 			"sipalg      the SIP ALG: dialogs, registrations, pinholes, counters",
 			"            (help sipalg gives the format)",
+			"dhcp        the LAN DHCP server: pool, leases, reservations",
+			"dns         the DNS forwarder: upstream servers, cache, counters",
 		],
 		run(args, router, print) {
 			expectCount("show", args, 1, Infinity, SHOW_USAGE);
@@ -161,6 +168,14 @@ const commands: Command[] = [
 			}
 			if (args[0] === "sipalg") {
 				showSipalg(args.slice(1), router, print);
+				return;
+			}
+			if (args[0] === "dhcp") {
+				showDhcp(args.slice(1), router, print);
+				return;
+			}
+			if (args[0] === "dns") {
+				showDns(args.slice(1), router, print);
 				return;
 			}
 			expectCount("show", args, 1, 1, SHOW_USAGE);
@@ -210,8 +225,10 @@ const commands: Command[] = [
 				const stranded = natLanProblems(router.running.nat, cidr);
 				if (stranded.length)
 					fail(`set lan: ${stranded[0]} (change or remove it first)`);
+				const dhcp = dhcpForLan(router.running.dhcp, router.running.lan, cidr);
 				router.setLan(cidr.address, cidr.prefix);
-				print(`lan: ${cidr.address}/${cidr.prefix} (applies after save and restart)`);
+				router.running.dhcp = dhcp.config;
+				print(`lan: ${cidr.address}/${cidr.prefix} (applies after save and restart)${dhcp.notes.map((n) => `; ${n}`).join("")}`);
 			}
 			else if (args[0] === "nat")
 				setNat(args.slice(1), router, print);
@@ -223,6 +240,8 @@ const commands: Command[] = [
 	dmzCommand,
 	upnpCommand,
 	sipalgCommand,
+	dhcpCommand,
+	dnsCommand,
 	{
 		name: "save",
 		usage: ["save"],

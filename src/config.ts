@@ -10,6 +10,10 @@ import { natDefaults, validateNat } from "nat-config";
 import type { NatConfig } from "nat-config";
 import { loadedUpnp, storedUpnp, upnpDefaults, validateUpnp } from "upnp/upnp-config";
 import type { StoredUpnp, UpnpConfig } from "upnp/upnp-config";
+import { dhcpDefaults, validateDhcp } from "lan/dhcp-config";
+import type { DhcpConfig } from "lan/dhcp-config";
+import { dnsDefaults, validateDns } from "lan/dns-config";
+import type { DnsConfig } from "lan/dns-config";
 
 export interface LanConfig {
 	address: string;
@@ -39,6 +43,8 @@ export interface RouterConfig {
 	nat: NatConfig;
 	upnp: UpnpConfig;
 	sipalg: SipAlgConfig;
+	dhcp: DhcpConfig;
+	dns: DnsConfig;
 }
 
 const DOMAIN = "router";
@@ -52,6 +58,8 @@ export function defaults(): RouterConfig {
 		nat: natDefaults(),
 		upnp: upnpDefaults(),
 		sipalg: sipalgDefaults(),
+		dhcp: dhcpDefaults(),
+		dns: dnsDefaults(),
 	};
 }
 
@@ -105,7 +113,7 @@ function checkCidr(where: string, address: unknown, prefix: unknown): string | u
 
 /*
  * Every problem with a candidate configuration; empty when it is good. A
- * missing nat, upnp or sipalg section is not a problem (saved before it
+ * missing nat, upnp, sipalg, dhcp or dns section is not a problem (saved before it
  * existed); load() fills in its defaults.
  */
 export function validate(value: unknown): string[] {
@@ -169,6 +177,10 @@ export function validate(value: unknown): string[] {
 		problems.push(...validateUpnp(value.upnp));
 	if (value.sipalg !== undefined)
 		problems.push(...validateSipalg(value.sipalg));
+	if (value.dhcp !== undefined)
+		problems.push(...validateDhcp(value.dhcp, goodLan));
+	if (value.dns !== undefined)
+		problems.push(...validateDns(value.dns));
 	return problems;
 }
 
@@ -200,13 +212,16 @@ export function load(): Loaded {
 	const problems = validate(parsed);
 	if (problems.length)
 		return { config: defaults(), saved: false, warning: `configuration rejected (${problems.join("; ")}); using defaults` };
-	const config = parsed as Omit<RouterConfig, "nat" | "upnp" | "sipalg"> & { nat?: NatConfig; upnp?: StoredUpnp; sipalg?: SipAlgConfig };
+	const config = parsed as Omit<RouterConfig, "nat" | "upnp" | "sipalg" | "dhcp" | "dns">
+		& { nat?: NatConfig; upnp?: StoredUpnp; sipalg?: SipAlgConfig; dhcp?: DhcpConfig; dns?: DnsConfig };
 	return {
 		config: {
 			...config,
 			nat: config.nat ?? natDefaults(),
 			upnp: config.upnp ? loadedUpnp(config.upnp) : upnpDefaults(),
 			sipalg: config.sipalg ? { enabled: config.sipalg.enabled, ports: [...config.sipalg.ports] } : sipalgDefaults(),
+			dhcp: config.dhcp ?? dhcpDefaults(config.lan),
+			dns: config.dns ?? dnsDefaults(),
 		},
 		saved: true,
 	};

@@ -1,5 +1,5 @@
 /*
- * Boot: configuration, NAT, SIP ALG, ports, UPnP, banner, console.
+ * Boot: configuration, NAT, SIP ALG, ports, DHCP server, DNS forwarder, UPnP, banner, console.
  */
 import Platform from "platform";
 import * as Config from "config";
@@ -29,9 +29,9 @@ if (loaded.warning)
 for (const warning of [...natWarnings, ...sipWarnings])
 	console.print(`warning: ${warning}`);
 router.start();
-const upnpProblem = router.upnp.start();
-if (upnpProblem)
-	console.print(`warning: ${upnpProblem}`);
+for (const problem of [router.dhcp.start(), router.dns.start(), router.upnp.start()])
+	if (problem)
+		console.print(`warning: ${problem}`);
 const lan = router.status("lan");
 console.print(`lan  ${Router.cidr(lan)} on ${lan.device} (${lan.mac})`);
 const wan = router.status("wan");

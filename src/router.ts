@@ -12,6 +12,8 @@ import type { RouterConfig, WanConfig } from "config";
 import { netmaskToPrefix, prefixToNetmask } from "ipv4";
 import { Nat } from "nat";
 import { Upnp } from "upnp/upnp";
+import { DhcpServer } from "lan/dhcp-server";
+import { DnsForwarder } from "lan/dns-forwarder";
 import SipAlg from "sipalg";
 
 export type Print = (line: string) => void;
@@ -25,12 +27,17 @@ export class Router {
 	readonly nat: Nat;
 	/* The UPnP gateway (started after the ports, stopped before a restart). */
 	readonly upnp: Upnp;
+	/* The LAN's DHCP server and DNS forwarder (started after the ports). */
+	readonly dhcp: DhcpServer;
+	readonly dns: DnsForwarder;
 	/* Where announcements go (the console). */
 	print: Print = () => undefined;
 	/* Called just before the platform reboots. */
 	onRestart: () => void = () => {};
 	/* What was last reported per port, so only real changes are announced. */
 	#reported: Record<Role, string> = { wan: "", lan: "" };
+	/* The link state last reported per port: a cable pulled leaves the address as it was. */
+	#link: Record<Role, boolean> = { wan: true, lan: true };
 
 	constructor(loaded: Config.Loaded) {
 		this.running = loaded.config;
@@ -39,6 +46,8 @@ export class Router {
 		// The SIP ALG's pinholes are NAPT forwards: the pool has room for them from the start.
 		this.nat = new Nat(() => this.running.nat, loaded.config.upnp.limits.mappings, SipAlg.forwardRoom());
 		this.upnp = new Upnp(this);
+		this.dhcp = new DhcpServer(this);
+		this.dns = new DnsForwarder(this);
 	}
 
 	/* Before the ports come up, so no packet crosses untranslated; returns warnings for the console. */
@@ -57,6 +66,8 @@ export class Router {
 		// What the banner shows need not be announced again.
 		this.#reported.lan = Router.cidr(this.status("lan"));
 		this.#reported.wan = this.describeWan();
+		this.#link.lan = this.status("lan").link;
+		this.#link.wan = this.status("wan").link;
 	}
 
 	applyWan(wan: WanConfig): void {
@@ -103,12 +114,15 @@ export class Router {
 	}
 
 	restart(): void {
+		this.dhcp.stop();   // leases not yet written go to flash first
+		this.dns.stop();
 		this.upnp.stop();   // byebye, so control points forget us now rather than in 30 minutes
 		this.onRestart();
 		Platform.restart();
 	}
 
 	factoryReset(): void {
+		this.dhcp.stop();   // its last lease write goes before the erase, not after it
 		Platform.erasePreferences();
 		this.restart();
 	}
@@ -134,11 +148,22 @@ export class Router {
 			parts.push(`gateway ${wan.gateway}`);
 		if (wan.dns.length)
 			parts.push(`dns ${wan.dns.join(",")}`);
-		parts.push(mode === "dhcp" ? `(dhcp from ${wan.dhcpServer ?? "?"}, lease ${wan.leaseSeconds ?? "?"}s)` : "(static)");
+		if (mode === "static")
+			parts.push("(static)");
+		else if (wan.dhcp !== "bound" || wan.leaseSeconds === undefined)
+			parts.push(`(dhcp ${wan.dhcp})`);   // rebooting after a link change, renewing, rebinding
+		else
+			parts.push(`(dhcp from ${wan.dhcpServer ?? "?"}, lease ${wan.leaseSeconds}s)`);
 		return parts.join(" ");
 	}
 
 	portChanged(role: Role): void {
+		// The address text does not change when only the link does; that is news too.
+		const link = this.status(role).link;
+		if (link !== this.#link[role]) {
+			this.#link[role] = link;
+			this.print(`${role}: link ${link ? "up" : "down"}`);
+		}
 		const text = role === "wan" ? this.describeWan() : Router.cidr(this.status("lan"));
 		if (text === this.#reported[role])
 			return;

@@ -17,6 +17,8 @@ packages=(
   dnsmasq-base                                    # the ISP's DHCP/DNS server (no system service)
   python3                                         # test peers
   curl iperf3 traceroute                          # NAPT: peers in far (HTTP, throughput, hops)
+  dnsutils                                        # DNS forwarder: dig as the LAN client
+  busybox isc-dhcp-client                         # LAN DHCP server: udhcpc and dhclient as clients
   coturn                                          # NAPT: turnserver as STUN, turnutils_natdiscovery
   miniupnpc python3-miniupnpc                     # UPnP: upnpc and the python module as LAN clients
   sip-tester baresip-core                         # SIP ALG: sipp and baresip as phones, registrar and far end
