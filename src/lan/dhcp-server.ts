@@ -15,7 +15,8 @@
  * Every malformed datagram is counted and dropped; a fault while handling
  * one is counted too, and the server goes on.
  */
-import UDP from "embedded:io/socket/udp";
+import { PortUdp as PortSocket } from "port-udp";
+import type { Datagram, PortUdpSocket as Socket } from "port-udp";
 import Platform from "platform";
 import Preference from "preference";
 import Timer from "timer";
@@ -67,23 +68,6 @@ export interface DhcpCounters {
 	writeErrors: number;
 }
 
-interface Datagram {
-	address: string;
-	port: number;
-}
-
-/* The simulator's UDP as the server uses it: `interface` and close() are beyond @moddable/typings. */
-interface Socket {
-	read(): (ArrayBuffer & Datagram) | undefined;
-	write(data: ArrayBuffer | ArrayBufferView, address: string, port: number): void;
-	close(): void;
-}
-type SocketOptions = {
-	port: number;
-	interface: "lan";
-	onReadable: (count: number) => void;
-};
-const PortSocket = UDP as unknown as new (options: SocketOptions) => Socket;
 
 /* The settings being served, with the numbers every request needs. */
 export interface Serving {

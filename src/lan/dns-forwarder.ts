@@ -22,7 +22,8 @@
  * SERVFAIL when none answered), TCP connections both ways, message sizes,
  * and the cache (dns-cache.ts).
  */
-import UDP from "embedded:io/socket/udp";
+import { PortUdp as Udp } from "port-udp";
+import type { Datagram, PortUdpSocket as UdpSocket } from "port-udp";
 import Listener from "embedded:io/socket/listener";
 import TCP from "embedded:io/socket/tcp";
 import Net from "net";
@@ -90,24 +91,6 @@ function newCounters(): DnsCounters {
 	};
 }
 
-/* The simulator's UDP as used here: `interface`, `port` and close() are beyond @moddable/typings. */
-interface Datagram {
-	address: string;
-	port: number;
-}
-interface UdpSocket {
-	read(): (ArrayBuffer & Datagram) | undefined;
-	write(data: ArrayBuffer | ArrayBufferView, address: string, port: number): void;
-	close(): void;
-	readonly port: number;
-}
-type UdpOptions = {
-	port?: number;
-	address?: string;
-	interface: "lan" | "wan";
-	onReadable: (count: number) => void;
-};
-const Udp = UDP as unknown as new (options: UdpOptions) => UdpSocket;
 type SimListener = Listener & { close(): void };
 
 /* An upstream UDP socket. */

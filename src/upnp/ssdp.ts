@@ -6,7 +6,8 @@
  * WAN, and the answers waiting out their MX delay are bounded, so a flood
  * of searches cannot grow memory.
  */
-import UDP from "embedded:io/socket/udp";
+import { PortUdp as PortSocket } from "port-udp";
+import type { Datagram, PortUdpSocket as Socket } from "port-udp";
 import Platform from "platform";
 import Preference from "preference";
 import Timer from "timer";
@@ -44,25 +45,6 @@ interface Target {
 	uuid: string;
 }
 
-interface Datagram {
-	address: string;
-	port: number;
-}
-
-/* The simulator's UDP as SSDP uses it: `interface` and close() are beyond @moddable/typings. */
-interface Socket {
-	read(): (ArrayBuffer & Datagram) | undefined;
-	write(data: ArrayBuffer | ArrayBufferView, address: string, port: number): void;
-	close(): void;
-}
-type SocketOptions = {
-	port: number;
-	multicast: string;
-	timeToLive: number;
-	interface: "lan" | "wan";
-	onReadable: (count: number) => void;
-};
-const PortSocket = UDP as unknown as new (options: SocketOptions) => Socket;
 
 /* An M-SEARCH: what it looks for, and how long the sender lets us take to answer. */
 export interface Search {
