@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { BUDGET, TOTAL_BUDGET, TOP, check, toolsPresent } from "../tools/xtensa-check.mjs";
+import { BUDGET, IO_BUDGET, TOTAL_BUDGET, TOP, check, checkIo, toolsPresent } from "../tools/xtensa-check.mjs";
 
 test("xtensa-lx106 compile, sizes under budget, hook wired into lwIP", { timeout: 60000 }, async () => {
 	assert.ok(await toolsPresent(), "gcc-xtensa-lx106 and picolibc-xtensa-lx106-elf are not installed (bash tools/setup.sh)");
@@ -24,6 +24,20 @@ test("xtensa-lx106 compile, sizes under budget, hook wired into lwIP", { timeout
 	assert.ok(result.memory.napt_memory <= 48 * 1024, `NAPT table ${result.memory.napt_memory} bytes`);
 	assert.ok(result.memory.sip_dialog_memory + result.memory.sip_tcp_memory + result.memory.sip_packet_buffers <= 16 * 1024);
 	assert.ok(Date.now() - started < 30000, "the check takes 30 s or more");
+});
+
+// The sockets both builds share (modules/io), as the board compiles them
+// (io_notify.c is left out: IO_PENDING says why).
+test("modules/io sockets compile for xtensa-lx106 under budget", {
+	timeout: 60000,
+}, async () => {
+	assert.ok(await toolsPresent(), "gcc-xtensa-lx106 and picolibc-xtensa-lx106-elf are not installed (bash tools/setup.sh)");
+	const result = await checkIo(path.join(TOP, "build/xtensa-io"));
+	assert.deepEqual(result.errors, [], result.errors.join("\n"));
+	assert.deepEqual(result.problems, []);
+	assert.equal(result.modules.length, Object.keys(IO_BUDGET).length);
+	for (const m of result.modules)
+		console.log(`# ${m.module}: .text ${m.text} .data ${m.data} .bss ${m.bss}`);
 });
 
 // Kconfig lines that make ESP-IDF's lwIP match boards/esp32/lwip/lwipopts.h.

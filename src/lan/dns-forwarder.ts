@@ -140,7 +140,7 @@ interface Pending {
 	truncated: Uint8Array | undefined;
 }
 
-/* What the connection classes call back into (no private methods on them: see boards/sim/io/tcp.ts). */
+/* What the connection classes call back into (no private methods on them: see modules/io/tcp.ts). */
 interface Engine {
 	counters: DnsCounters;
 	clients: Set<ClientConn>;

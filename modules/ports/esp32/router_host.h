@@ -9,7 +9,7 @@
 #define ROUTER_HOST_H
 
 #include <stdint.h>
-#include "xsmc.h"
+#include "xs.h"   /* the xs* macros our modules use; xsmc.h would #undef them */
 #include "xsHost.h"
 #include "lwip/tcpip.h"
 

@@ -1,13 +1,13 @@
 /*
- * embedded:io/socket/tcp (ECMA-419) for the simulator, over lwIP's raw TCP
- * API (tcp.c). A socket either connects out (address and port) or takes
+ * embedded:io/socket/tcp (ECMA-419) for the simulator and the ESP32, over
+ * lwIP's raw TCP API (tcp.c). A socket either connects out (address and port) or takes
  * over the connection of another socket (`from`), which is how a Listener's
  * accepted connections get their callbacks. Read what onReadable reported
  * and write at most what onWritable offered: the peer is acknowledged only
  * as bytes are read, and a write past the offer throws instead of queueing
  * without bound.
  */
-import { checkFormat, checkPort } from "sim/io-options";
+import { checkFormat, checkPort } from "router/io-options";
 
 type Handle = object;
 type Notify = (kind: number, value: number) => void;

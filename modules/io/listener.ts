@@ -1,10 +1,10 @@
 /*
- * embedded:io/socket/listener (ECMA-419) for the simulator, over lwIP's raw
- * TCP API (listener.c). read() hands out accepted connections as TCP
+ * embedded:io/socket/listener (ECMA-419) for the simulator and the ESP32,
+ * over lwIP's raw TCP API (listener.c). read() hands out accepted connections as TCP
  * sockets without callbacks; give them some with new TCP({ from, ... }).
  */
 import TCP from "embedded:io/socket/tcp";
-import { checkFormat, checkPort, countNotify } from "sim/io-options";
+import { checkFormat, checkPort, countNotify } from "router/io-options";
 
 type Handle = object;
 

@@ -4,21 +4,27 @@
  * the listener must be held, not lost), but it has no JavaScript object until
  * the listener's read() wraps it.
  */
-#ifndef SIM_TCP_SOCKET_H
-#define SIM_TCP_SOCKET_H
+#ifndef ROUTER_TCP_SOCKET_H
+#define ROUTER_TCP_SOCKET_H
 
 #include "xs.h"
 
 struct tcp_pcb;
 struct tcp_socket;
 
-/* Take over an accepted pcb. NULL when out of memory (the caller refuses it). */
+/*
+ * From lwIP's accept callback (lock held). Take over an accepted pcb. NULL
+ * when out of memory (the caller refuses it).
+ */
 struct tcp_socket *tcp_socket_accepted(xsMachine *the, struct tcp_pcb *pcb);
 
-/* Reset and free a socket no JavaScript object ever owned. */
+/* With ROUTER_LWIP_LOCK() held. Reset and free a socket no JavaScript object ever owned. */
 void tcp_socket_discard(struct tcp_socket *s);
 
-/* xsResult = a new handle that owns s (its destructor frees it). */
+/*
+ * Without the lock (it calls XS, then takes the lock). xsResult = a new
+ * handle that owns s (its destructor frees it); a throw leaves s unowned.
+ */
 void tcp_socket_wrap(xsMachine *the, struct tcp_socket *s);
 
 #endif

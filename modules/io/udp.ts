@@ -1,15 +1,15 @@
 /*
- * embedded:io/socket/udp (ECMA-419) for the simulator, over lwIP's raw UDP
- * API (udp.c). read() takes the oldest waiting datagram, an ArrayBuffer
- * carrying its sender's address and port. A few datagrams wait at most;
- * later ones are dropped and counted (dropped).
+ * embedded:io/socket/udp (ECMA-419) for the simulator and the ESP32, over
+ * lwIP's raw UDP API (udp.c). read() takes the oldest waiting datagram, an
+ * ArrayBuffer carrying its sender's address and port. A few datagrams wait
+ * at most; later ones are dropped and counted (dropped).
  *
  * Not ECMA-419: `interface: "lan" | "wan"` ties the socket to that router
  * port. It receives only what arrived there, every write leaves by that
  * port (multicast too), and `multicast` joins the group on that port alone.
  * Any other value is a RangeError.
  */
-import { checkFormat, checkPort, countNotify } from "sim/io-options";
+import { checkFormat, checkPort, countNotify } from "router/io-options";
 
 type Handle = object;
 type Bytes = ArrayBuffer | ArrayBufferView;

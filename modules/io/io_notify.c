@@ -1,10 +1,13 @@
 /*
- * The notify machinery the simulator's sockets share (io_notify.h).
+ * The notify machinery our sockets share (io_notify.h).
  * No host functions: listed in manifest.json only to be compiled.
+ *
+ * Promise jobs a callback queues are not run here: the host runs them from
+ * its loop after the message (the simulator's loop after each round of
+ * messages, Moddable's fxQueuePromiseJobs by posting a message of its own).
  */
 #include "io_notify.h"
 #include "router_host.h"
-#include "sim_xs_host.h"
 
 void io_notify_init(struct io_notify *n, xsMachine *the, void (*deliver)(void *owner), void *owner)
 {
@@ -13,24 +16,42 @@ void io_notify_init(struct io_notify *n, xsMachine *the, void (*deliver)(void *o
 	n->owner = owner;
 }
 
+static void schedule_readable(struct io_notify *n)
+{
+	/* A full queue leaves readable set: the next arrival posts again. */
+	if (n->readable && n->set)
+		io_notify_post(n);
+}
+
 void io_notify_set(struct io_notify *n, xsMachine *the, xsSlot callback)
 {
 	io_notify_release(n);
-	n->the = the;
-	if (xsTypeOf(callback) == xsUndefinedType)
+	if (xsTypeOf(callback) == xsUndefinedType) {
+		ROUTER_LWIP_LOCK();
+		n->the = the;
+		ROUTER_LWIP_UNLOCK();
 		return;
+	}
 	n->callback = callback;
-	n->set = 1;
 	xsRemember(n->callback);
+	ROUTER_LWIP_LOCK();
+	n->the = the;
+	n->set = 1;
+	/* Datagrams or connections that arrived before there was anyone to tell. */
+	schedule_readable(n);
+	ROUTER_LWIP_UNLOCK();
 }
 
 void io_notify_release(struct io_notify *n)
 {
 	xsMachine *the = n->the;
-	if (!n->set)
-		return;
+	uint8_t was;
+	ROUTER_LWIP_LOCK();
+	was = n->set;
 	n->set = 0;
-	xsForget(n->callback);
+	ROUTER_LWIP_UNLOCK();
+	if (was)
+		xsForget(n->callback);
 }
 
 static void deliver(void *the, void *refcon, uint8_t *message, uint16_t length)
@@ -59,21 +80,18 @@ static void call(struct io_notify *n, int argc, int a, int b)
 			xsCallFunction1(n->callback, xsUndefined, xsInteger(a));
 		else
 			xsCallFunction2(n->callback, xsUndefined, xsInteger(a), xsInteger(b));
-		sim_run_promise_jobs(the);
 	}
 	xsEndHost(n->the);
+}
+
+void io_notify_call1(struct io_notify *n, int a)
+{
+	call(n, 1, a, 0);
 }
 
 void io_notify_call2(struct io_notify *n, int kind, int value)
 {
 	call(n, 2, kind, value);
-}
-
-static void schedule_readable(struct io_notify *n)
-{
-	/* A full queue leaves readable set: the next arrival posts again. */
-	if (n->readable && n->set)
-		io_notify_post(n);
 }
 
 void io_notify_readable(struct io_notify *n)
@@ -82,14 +100,18 @@ void io_notify_readable(struct io_notify *n)
 	schedule_readable(n);
 }
 
-void io_notify_deliver_count(struct io_notify *n, int count)
+int io_notify_take_count(struct io_notify *n, int count)
 {
-	/* posted stays set while JavaScript runs: a close() and a collection in
+	if (!n->readable || !n->set || !count)
+		return 0;
+	n->readable = 0;
+	return count;
+}
+
+void io_notify_count_delivered(struct io_notify *n)
+{
+	/* posted stayed set while JavaScript ran: a close() and a collection in
 	   the callback must not free the owner under us. */
-	if (n->readable && n->set && count) {
-		n->readable = 0;
-		call(n, 1, count, 0);
-	}
 	n->posted = 0;
 	schedule_readable(n);
 }

@@ -1,5 +1,6 @@
 /*
- * embedded:io/socket/tcp for the simulator, over lwIP's raw TCP API.
+ * embedded:io/socket/tcp for the simulator and the ESP32, over lwIP's raw
+ * TCP API.
  *
  * Receive: segments stay in the pbufs lwIP handed us and are acknowledged
  * (tcp_recved) only as JavaScript reads them, so a slow reader holds the
@@ -15,8 +16,21 @@
  * A socket struct lives while anything still refers to it: the JavaScript
  * handle, a queued message, or a pcb that is still sending what JavaScript
  * wrote before close(). The last one to let go frees it.
+ *
+ * Threads: the on_* callbacks run wherever lwIP does (ESP-IDF's tcpip
+ * thread, holding the core lock); everything else runs in the XS task and
+ * takes ROUTER_LWIP_LOCK() around lwIP calls and the struct's shared fields,
+ * never across a call into XS (see io_notify.h). The struct, gBlocked and
+ * the pbufs are the state both sides see; gStats and `closed` change in the
+ * XS task alone.
+ *
+ * Memory: the struct when a socket is made (connect, or accept, in lwIP's
+ * thread), and a pending buffer on the rare write lwIP refused for want of
+ * memory. Received data stays in lwIP's pbufs; sending copies into lwIP's
+ * own segments (TCP_WRITE_FLAG_COPY), as every sender on lwIP does.
  */
 #include "io_notify.h"
+#include "router_host.h"
 #include "socket_address.h"
 #include "tcp_socket.h"
 
@@ -61,7 +75,7 @@ struct tcp_socket {
 	uint8_t closed;           /* by JavaScript, or by its handle's destructor */
 };
 
-/* Sockets whose pending bytes wait for lwIP memory: any ACK may free some. */
+/* Sockets whose pending bytes wait for lwIP memory: any ACK may free some. Under the lock. */
 static struct tcp_socket *gBlocked;
 
 /* How often the rare paths ran: writes lwIP refused for memory, closes that waited on them. */
@@ -73,9 +87,16 @@ static struct {
 static void tcp_socket_destructor(void *data);
 static void deliver(void *owner);
 
+/* From here to the host functions: lock held, in either thread. */
+
+static int unreferenced(const struct tcp_socket *s)
+{
+	return io_notify_unreferenced(&s->notify) && !s->lingering;
+}
+
 static void maybe_free(struct tcp_socket *s)
 {
-	if (io_notify_unreferenced(&s->notify) && !s->lingering)
+	if (unreferenced(s))
 		free(s);
 }
 
@@ -173,14 +194,16 @@ static void report_eof(struct tcp_socket *s)
 	schedule(s);
 }
 
-/* close() and the destructor: no more events; the pcb goes when it is done. */
+/*
+ * close() and the destructor, each having let go of the callback first: no
+ * more events; the pcb goes when it is done.
+ */
 static void socket_close(struct tcp_socket *s)
 {
 	int unread = s->rx != NULL;
 	if (s->closed)
 		return;
 	s->closed = 1;
-	io_notify_release(&s->notify);
 	drop_rx(s);
 	s->events &= EV_FLUSH;
 	if (s->pcb && s->pending && !unread) {
@@ -193,7 +216,7 @@ static void socket_close(struct tcp_socket *s)
 	detach_pcb(s, 1);
 }
 
-/* Loop context only (see detach_pcb). */
+/* XS task only (see detach_pcb). */
 static void flush_pending(struct tcp_socket *s)
 {
 	err_t err = ERR_CLSD;
@@ -216,44 +239,62 @@ static void flush_pending(struct tcp_socket *s)
 	}
 }
 
+/* Without the lock: from the machine's loop. */
 static void deliver(void *owner)
 {
 	struct tcp_socket *s = owner;
+	int free_it;
 	/* posted stays set while JavaScript runs: a close() and a collection in
 	   a callback must not free s under us. */
+	ROUTER_LWIP_LOCK();
 	if (s->events & EV_FLUSH) {
 		s->events &= (uint8_t)~EV_FLUSH;
 		flush_pending(s);
 	}
 	for (int i = 0; i < TCP_EVENTS_PER_MESSAGE && s->notify.set && !s->closed && s->events; i++) {
+		int kind = 0, value = 0, release = 0;
 		if (s->events & EV_READABLE) {
 			s->events &= (uint8_t)~EV_READABLE;
-			if (rx_length(s))
-				io_notify_call2(&s->notify, EV_READABLE, rx_length(s));
+			if ((value = rx_length(s)))
+				kind = EV_READABLE;
 		}
 		else if (s->events & EV_WRITABLE) {
 			s->events &= (uint8_t)~EV_WRITABLE;
-			if (write_room(s))
-				io_notify_call2(&s->notify, EV_WRITABLE, write_room(s));
+			if ((value = write_room(s)))
+				kind = EV_WRITABLE;
 		}
 		else if (s->events & EV_ERROR) {
 			s->events &= (uint8_t)~EV_ERROR;
-			io_notify_call2(&s->notify, EV_ERROR, s->why);
-			/* Without a pcb nothing more can happen: let the object go. */
-			if (!s->pcb && !s->closed)
-				io_notify_release(&s->notify);
+			kind = EV_ERROR;
+			value = s->why;
 		}
 		else
 			break;
+		if (!kind)
+			continue;
+		ROUTER_LWIP_UNLOCK();
+		io_notify_call2(&s->notify, kind, value);
+		if (kind == EV_ERROR) {
+			/* Without a pcb nothing more can happen: let the object go. */
+			ROUTER_LWIP_LOCK();
+			release = !s->pcb && !s->closed;
+			ROUTER_LWIP_UNLOCK();
+			if (release)
+				io_notify_release(&s->notify);
+		}
+		ROUTER_LWIP_LOCK();
 	}
 	s->notify.posted = 0;
 	if (s->closed)
 		s->events &= EV_FLUSH;
 	schedule(s);
-	maybe_free(s);
+	free_it = unreferenced(s);
+	ROUTER_LWIP_UNLOCK();
+	if (free_it)
+		free(s);
 }
 
-/* lwIP callbacks: record, post, return. */
+/* lwIP callbacks, in lwIP's thread: record, post, return. */
 
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
@@ -359,6 +400,7 @@ static void attach_pcb(struct tcp_socket *s, struct tcp_pcb *pcb)
 	tcp_poll(pcb, on_poll, TCP_POLL_INTERVAL);
 }
 
+/* From listener.c's on_accept: lwIP's thread. */
 struct tcp_socket *tcp_socket_accepted(xsMachine *the, struct tcp_pcb *pcb)
 {
 	struct tcp_socket *s = calloc(1, sizeof(*s));
@@ -380,10 +422,13 @@ void tcp_socket_discard(struct tcp_socket *s)
 	free(s);
 }
 
+/* Host functions and the rest: XS task, without the lock; they take it only between XS calls. */
+
 void tcp_socket_wrap(xsMachine *the, struct tcp_socket *s)
 {
 	xsResult = xsNewHostObject(tcp_socket_destructor);
 	xsSetHostData(xsResult, s);
+	ROUTER_LWIP_LOCK();
 	s->notify.wrapped = 1;
 	s->notify.the = the;
 #if TCP_LISTEN_BACKLOG
@@ -391,18 +436,26 @@ void tcp_socket_wrap(xsMachine *the, struct tcp_socket *s)
 	if (s->pcb)
 		tcp_backlog_accepted(s->pcb);
 #endif
+	ROUTER_LWIP_UNLOCK();
 }
 
+/* From the collector, which XS may not be called in. */
 static void tcp_socket_destructor(void *data)
 {
 	struct tcp_socket *s = data;
+	int free_it;
 	if (!s)
 		return;
+	ROUTER_LWIP_LOCK();
 	io_notify_collected(&s->notify);
 	socket_close(s);
-	maybe_free(s);
+	free_it = unreferenced(s);
+	ROUTER_LWIP_UNLOCK();
+	if (free_it)
+		free(s);
 }
 
+/* s->closed changes only in the XS task: no lock to look at it here. */
 static struct tcp_socket *handle_arg(xsMachine *the, int open)
 {
 	struct tcp_socket *s = xsGetHostDataValidate(xsArg(0), (void *)tcp_socket_destructor);
@@ -417,9 +470,10 @@ void xs_tcp_connect(xsMachine *the)
 	char text[IP4ADDR_STRLEN_MAX];
 	ip_addr_t address;
 	int port = xsToInteger(xsArg(2));
+	int nodelay = xsToBoolean(xsArg(3));
 	struct tcp_socket *s;
 	struct tcp_pcb *pcb;
-	err_t err;
+	err_t err = ERR_OK;
 
 	xsToStringBuffer(xsArg(1), text, sizeof(text));
 	if (!socket_parse_ipv4(text, ip_2_ip4(&address)))
@@ -437,22 +491,32 @@ void xs_tcp_connect(xsMachine *the)
 	io_notify_init(&s->notify, the, deliver, s);
 	s->notify.wrapped = 1;
 	s->closed = 1; /* until connected below, so a throw leaves only the handle to collect */
-	pcb = tcp_new();
-	if (!pcb)
-		xsUnknownError("tcp: no free connection (lwIP TCP_PCB pool)");
-	attach_pcb(s, pcb);
-	if (xsToBoolean(xsArg(3)))
-		tcp_nagle_disable(pcb);
 	ip4_addr_copy(s->remote, *ip_2_ip4(&address));
 	s->remote_port = (uint16_t)port;
-	err = tcp_connect(pcb, &address, (u16_t)port, on_connected);
-	if (err != ERR_OK) {
-		detach_pcb(s, 0);
+
+	ROUTER_LWIP_LOCK();
+	pcb = tcp_new();
+	if (pcb) {
+		attach_pcb(s, pcb);
+		if (nodelay)
+			tcp_nagle_disable(pcb);
+		err = tcp_connect(pcb, &address, (u16_t)port, on_connected);
+		if (err != ERR_OK)
+			detach_pcb(s, 0);
+		else
+			s->closed = 0;
+	}
+	ROUTER_LWIP_UNLOCK();
+	if (!pcb)
+		xsUnknownError("tcp: no free connection (lwIP TCP_PCB pool)");
+	if (err != ERR_OK)
 		xsUnknownError("tcp: cannot connect to %s:%d: %s", text, port,
 			err == ERR_RTE ? "no route" : err == ERR_MEM ? "no memory" : "lwIP refused");
-	}
-	s->closed = 0;
 	io_notify_set(&s->notify, the, xsArg(0));
+	/* What lwIP reported before there was anyone to tell (a fast SYN-ACK, a reset). */
+	ROUTER_LWIP_LOCK();
+	schedule(s);
+	ROUTER_LWIP_UNLOCK();
 }
 
 /*
@@ -464,6 +528,7 @@ void xs_tcp_adopt(xsMachine *the)
 	struct tcp_socket *volatile found = NULL;
 	volatile int valid = 0;
 	struct tcp_socket *s;
+	int nodelay;
 	/* A `from` that is not ours: a TypeError that says so, not XS's "C: xsGetHostData". */
 	xsTry {
 		found = xsGetHostDataValidate(xsArg(0), (void *)tcp_socket_destructor);
@@ -476,8 +541,10 @@ void xs_tcp_adopt(xsMachine *the)
 	s = found;
 	if (!s || s->closed)
 		xsUnknownError("tcp: socket is closed");
+	nodelay = xsToBoolean(xsArg(2));
 	io_notify_set(&s->notify, the, xsArg(1));
-	if (s->pcb && xsToBoolean(xsArg(2)))
+	ROUTER_LWIP_LOCK();
+	if (s->pcb && nodelay)
 		tcp_nagle_disable(s->pcb);
 	if (s->rx)
 		s->events |= EV_READABLE;
@@ -489,30 +556,44 @@ void xs_tcp_adopt(xsMachine *the)
 		s->events |= EV_ERROR;
 	}
 	schedule(s);
+	ROUTER_LWIP_UNLOCK();
 }
 
 /* xs_tcp_read(handle, count) -> ArrayBuffer of at most count bytes, or undefined */
 void xs_tcp_read(xsMachine *the)
 {
 	struct tcp_socket *s = handle_arg(the, 1);
-	uint16_t n = rx_length(s);
+	xsIntegerValue want = -1;
+	uint16_t n;
+	void *bytes;
 	if (xsTypeOf(xsArg(1)) != xsUndefinedType) {
-		xsIntegerValue want = xsToInteger(xsArg(1));
+		want = xsToInteger(xsArg(1));
 		if (want < 0)
 			xsRangeError("tcp: read count %d", (int)want);
-		if (want < n)
-			n = (uint16_t)want;
 	}
+	/* A valueOf above may have closed it. */
+	if (s->closed)
+		xsUnknownError("tcp: socket is closed");
+	/* Only this task takes bytes off rx (lwIP only appends): n stay readable while the buffer is made. */
+	ROUTER_LWIP_LOCK();
+	n = rx_length(s);
+	ROUTER_LWIP_UNLOCK();
+	if (want >= 0 && want < n)
+		n = (uint16_t)want;
 	if (!n)
 		return;
 	xsResult = xsArrayBuffer(NULL, n);
-	pbuf_copy_partial(s->rx, xsToArrayBuffer(xsResult), n, 0);
+	/* No XS call from here to the copy: a collection could move the buffer. */
+	bytes = xsToArrayBuffer(xsResult);
+	ROUTER_LWIP_LOCK();
+	pbuf_copy_partial(s->rx, bytes, n, 0);
 	s->rx = pbuf_free_header(s->rx, n);
 	/* Only now does the peer get the window back. */
 	if (s->pcb)
 		tcp_recved(s->pcb, n);
 	if (!s->rx && s->eof)
 		report_eof(s);
+	ROUTER_LWIP_UNLOCK();
 }
 
 /* xs_tcp_write(handle, ArrayBuffer, offset, length) */
@@ -522,46 +603,70 @@ void xs_tcp_write(xsMachine *the)
 	xsIntegerValue size = xsGetArrayBufferLength(xsArg(1));
 	xsIntegerValue offset = xsToInteger(xsArg(2));
 	xsIntegerValue length = xsToInteger(xsArg(3));
-	uint16_t room;
+	enum { WRITTEN, CLOSED, GONE, NOT_CONNECTED, TOO_LONG, NO_MEMORY, REFUSED } failed = WRITTEN;
+	uint16_t room = 0;
 	const uint8_t *data;
-	err_t err;
+	err_t err = ERR_OK;
 
 	if (offset < 0 || length < 0 || offset > size || length > size - offset)
 		xsRangeError("tcp: write outside the buffer");
-	if (!s->pcb)
-		xsUnknownError("tcp: connection is gone");
-	if (!s->connected)
-		xsUnknownError("tcp: not connected yet (wait for onWritable)");
-	if (!length)
-		return;
-	room = write_room(s);
-	if (length > room)
-		xsRangeError("tcp: write of %d bytes, only %d writable", (int)length, (int)room);
+	/* Last: no XS call may come between this and the copy below. */
 	data = (const uint8_t *)xsToArrayBuffer(xsArg(1)) + offset;
-	err = tcp_write(s->pcb, data, (u16_t)length, TCP_WRITE_FLAG_COPY);
-	if (err == ERR_MEM) {
-		/* Promised room, but lwIP's shared pools are empty: hold the bytes. */
-		s->pending = malloc((size_t)length);
-		if (!s->pending)
-			xsUnknownError("tcp: no memory");
-		memcpy(s->pending, data, (size_t)length);
-		s->pending_len = (uint16_t)length;
-		s->blocked_next = gBlocked;
-		gBlocked = s;
-		gStats.deferred++;
-		return;
+
+	ROUTER_LWIP_LOCK();
+	if (s->closed)
+		failed = CLOSED;  /* by a valueOf above */
+	else if (!s->pcb)
+		failed = GONE;
+	else if (!s->connected)
+		failed = NOT_CONNECTED;
+	else if (length && length > (room = write_room(s)))
+		failed = TOO_LONG;
+	else if (length) {
+		err = tcp_write(s->pcb, data, (u16_t)length, TCP_WRITE_FLAG_COPY);
+		if (err == ERR_MEM) {
+			/* Promised room, but lwIP's shared pools are empty: hold the bytes. */
+			s->pending = malloc((size_t)length);
+			if (!s->pending)
+				failed = NO_MEMORY;
+			else {
+				memcpy(s->pending, data, (size_t)length);
+				s->pending_len = (uint16_t)length;
+				s->blocked_next = gBlocked;
+				gBlocked = s;
+				gStats.deferred++;
+			}
+		}
+		else if (err != ERR_OK)
+			failed = REFUSED;
+		else
+			tcp_output(s->pcb);
 	}
-	if (err != ERR_OK)
+	ROUTER_LWIP_UNLOCK();
+	if (failed == CLOSED)
+		xsUnknownError("tcp: socket is closed");
+	if (failed == GONE)
+		xsUnknownError("tcp: connection is gone");
+	if (failed == NOT_CONNECTED)
+		xsUnknownError("tcp: not connected yet (wait for onWritable)");
+	if (failed == TOO_LONG)
+		xsRangeError("tcp: write of %d bytes, only %d writable", (int)length, (int)room);
+	if (failed == NO_MEMORY)
+		xsUnknownError("tcp: no memory");
+	if (failed == REFUSED)
 		xsUnknownError("tcp: write failed (lwIP error %d)", (int)err);
-	tcp_output(s->pcb);
 }
 
 /* xs_tcp_close(handle): idempotent */
 void xs_tcp_close(xsMachine *the)
 {
 	struct tcp_socket *s = handle_arg(the, 0);
-	if (s)
-		socket_close(s);
+	if (!s)
+		return;
+	io_notify_release(&s->notify);
+	ROUTER_LWIP_LOCK();
+	socket_close(s);
+	ROUTER_LWIP_UNLOCK();
 }
 
 /* xs_tcp_remote(handle) -> [address, port] */
@@ -569,17 +674,26 @@ void xs_tcp_remote(xsMachine *the)
 {
 	struct tcp_socket *s = handle_arg(the, 0);
 	char text[IP4ADDR_STRLEN_MAX];
-	if (!s || !s->remote_port)
+	ip4_addr_t remote;
+	uint16_t port;
+	if (!s)
 		return;
-	ip4addr_ntoa_r(&s->remote, text, sizeof(text));
+	ROUTER_LWIP_LOCK();
+	remote = s->remote;
+	port = s->remote_port;
+	ROUTER_LWIP_UNLOCK();
+	if (!port)
+		return;
+	ip4addr_ntoa_r(&remote, text, sizeof(text));
 	xsResult = xsNewArray(2);
 	xsSetIndex(xsResult, 0, xsString(text));
-	xsSetIndex(xsResult, 1, xsInteger(s->remote_port));
+	xsSetIndex(xsResult, 1, xsInteger(port));
 }
 
 /* xs_tcp_stats() -> { deferred, lingered }: for diagnostics, not ECMA-419 */
 void xs_tcp_stats(xsMachine *the)
 {
+	/* Both counted in this task alone. */
 	xsResult = xsNewObject();
 	xsSet(xsResult, xsID("deferred"), xsNumber(gStats.deferred));
 	xsSet(xsResult, xsID("lingered"), xsNumber(gStats.lingered));

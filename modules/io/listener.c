@@ -1,12 +1,20 @@
 /*
- * embedded:io/socket/listener for the simulator, over lwIP's raw TCP API.
+ * embedded:io/socket/listener for the simulator and the ESP32, over lwIP's
+ * raw TCP API.
  * Accepted connections wait in a short queue as TCP sockets (tcp.c), already
  * receiving, until JavaScript reads them. They count against lwIP's listen
  * backlog until then (tcp_backlog_delayed), so once the queue is full lwIP
  * ignores new SYNs and clients retry, rather than connections piling up or
  * a burst of clients being reset before JavaScript has even heard of them.
+ *
+ * Threads: on_accept runs wherever lwIP does (ESP-IDF's tcpip thread,
+ * holding the core lock); everything else runs in the XS task and takes
+ * ROUTER_LWIP_LOCK() around lwIP calls and the queue, never across a call
+ * into XS (see io_notify.h). Memory: the struct when the listener opens, a
+ * TCP socket's struct per accepted connection (tcp.c).
  */
 #include "io_notify.h"
+#include "router_host.h"
 #include "socket_address.h"
 #include "tcp_socket.h"
 
@@ -25,12 +33,7 @@ struct listener {
 	uint16_t port;
 };
 
-static void maybe_free(struct listener *l)
-{
-	if (io_notify_unreferenced(&l->notify))
-		free(l);
-}
-
+/* lwIP's thread, lock held. */
 static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
 	struct listener *l = arg;
@@ -52,6 +55,8 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	return ERR_OK;
 }
 
+/* The rest: XS task, lock held unless said otherwise. */
+
 static void listener_stop(struct listener *l)
 {
 	struct tcp_pcb *pcb = l->pcb;
@@ -69,23 +74,43 @@ static void listener_stop(struct listener *l)
 	l->notify.readable = 0;
 }
 
+/* Without the lock: from the machine's loop. */
 static void deliver(void *owner)
 {
 	struct listener *l = owner;
-	io_notify_deliver_count(&l->notify, l->count);
-	maybe_free(l);
+	int count, unreferenced;
+	ROUTER_LWIP_LOCK();
+	count = io_notify_take_count(&l->notify, l->count);
+	ROUTER_LWIP_UNLOCK();
+	if (count)
+		io_notify_call1(&l->notify, count);
+	ROUTER_LWIP_LOCK();
+	io_notify_count_delivered(&l->notify);
+	unreferenced = io_notify_unreferenced(&l->notify);
+	ROUTER_LWIP_UNLOCK();
+	if (unreferenced)
+		free(l);
 }
 
+/* Without the lock: from the collector, which XS may not be called in. */
 static void listener_destructor(void *data)
 {
 	struct listener *l = data;
+	int unreferenced;
 	if (!l)
 		return;
+	ROUTER_LWIP_LOCK();
 	io_notify_collected(&l->notify);
 	listener_stop(l);
-	maybe_free(l);
+	unreferenced = io_notify_unreferenced(&l->notify);
+	ROUTER_LWIP_UNLOCK();
+	if (unreferenced)
+		free(l);
 }
 
+/* Host functions: XS task, without the lock; they take it only between XS calls. */
+
+/* l->pcb changes only in the XS task: no lock to look at it here. */
 static struct listener *handle_arg(xsMachine *the, int open)
 {
 	struct listener *l = xsGetHostDataValidate(xsArg(0), (void *)listener_destructor);
@@ -101,8 +126,9 @@ void xs_listener_open(xsMachine *the)
 	ip_addr_t address;
 	int port = xsToInteger(xsArg(1));
 	struct listener *l;
-	struct tcp_pcb *pcb, *listening;
-	err_t err;
+	struct tcp_pcb *pcb, *listening = NULL;
+	enum { OPENED, NO_PCB, IN_USE, NO_BIND, NO_LISTEN } failed = OPENED;
+	err_t err = ERR_OK;
 
 	ip_addr_set_any(0, &address);
 	xsToStringBuffer(xsArg(2), text, sizeof(text));
@@ -118,30 +144,42 @@ void xs_listener_open(xsMachine *the)
 	xsSetHostData(xsResult, l);
 	io_notify_init(&l->notify, the, deliver, l);
 	l->notify.wrapped = 1;
+
+	ROUTER_LWIP_LOCK();
 	pcb = tcp_new();
 	if (!pcb)
+		failed = NO_PCB;
+	else {
+		/* Connections of an earlier listener in TIME_WAIT must not block a new one. */
+		ip_set_option(pcb, SOF_REUSEADDR);
+		err = tcp_bind(pcb, &address, (u16_t)port);
+		if (err != ERR_OK)
+			failed = err == ERR_USE ? IN_USE : NO_BIND;
+		else {
+			listening = tcp_listen_with_backlog_and_err(pcb, LISTENER_BACKLOG, &err);
+			/* With SOF_REUSEADDR, bind allows the port; a second listener on it fails here. */
+			if (!listening)
+				failed = err == ERR_USE ? IN_USE : NO_LISTEN;
+		}
+		if (failed)
+			tcp_close(pcb);
+	}
+	if (!failed) {
+		l->pcb = listening;
+		l->port = listening->local_port;
+		tcp_arg(listening, l);
+		tcp_accept(listening, on_accept);
+	}
+	ROUTER_LWIP_UNLOCK();
+	/* Thrown only now, the lock released; the closed handle is collected with its struct. */
+	if (failed == NO_PCB)
 		xsUnknownError("listener: no free connection (lwIP TCP_PCB pool)");
-	/* Connections of an earlier listener in TIME_WAIT must not block a new one. */
-	ip_set_option(pcb, SOF_REUSEADDR);
-	err = tcp_bind(pcb, &address, (u16_t)port);
-	if (err != ERR_OK) {
-		tcp_close(pcb);
-		if (err == ERR_USE)
-			xsUnknownError("listener: port %d in use", port);
+	if (failed == IN_USE)
+		xsUnknownError("listener: port %d in use", port);
+	if (failed == NO_BIND)
 		xsUnknownError("listener: cannot bind port %d (lwIP error %d)", port, (int)err);
-	}
-	listening = tcp_listen_with_backlog_and_err(pcb, LISTENER_BACKLOG, &err);
-	if (!listening) {
-		tcp_close(pcb);
-		/* With SOF_REUSEADDR, bind allows the port; a second listener on it fails here. */
-		if (err == ERR_USE)
-			xsUnknownError("listener: port %d in use", port);
+	if (failed == NO_LISTEN)
 		xsUnknownError("listener: no memory to listen (lwIP TCP_PCB_LISTEN pool)");
-	}
-	l->pcb = listening;
-	l->port = listening->local_port;
-	tcp_arg(listening, l);
-	tcp_accept(listening, on_accept);
 	io_notify_set(&l->notify, the, xsArg(0));
 }
 
@@ -149,11 +187,20 @@ void xs_listener_open(xsMachine *the)
 void xs_listener_read(xsMachine *the)
 {
 	struct listener *l = handle_arg(the, 1);
-	if (!l->count)
+	struct tcp_socket *s = NULL;
+	/* Only this task takes connections off the queue: the head stays put while it is wrapped. */
+	ROUTER_LWIP_LOCK();
+	if (l->count)
+		s = l->queue[l->head];
+	ROUTER_LWIP_UNLOCK();
+	if (!s)
 		return;
-	tcp_socket_wrap(the, l->queue[l->head]);
+	/* A throw here (no memory) leaves it queued. */
+	tcp_socket_wrap(the, s);
+	ROUTER_LWIP_LOCK();
 	l->head = (uint8_t)((l->head + 1) % LISTENER_BACKLOG);
 	l->count--;
+	ROUTER_LWIP_UNLOCK();
 }
 
 /* xs_listener_port(handle) -> the bound port (useful after port 0) */
@@ -170,5 +217,7 @@ void xs_listener_close(xsMachine *the)
 	if (!l)
 		return;
 	io_notify_release(&l->notify);
+	ROUTER_LWIP_LOCK();
 	listener_stop(l);
+	ROUTER_LWIP_UNLOCK();
 }

@@ -3,8 +3,8 @@
  * Stricter than ip4addr_aton, which takes "1.2.3" as 1.2.0.3 the way
  * inet_aton does; a typo should be an error, not another host.
  */
-#ifndef SIM_SOCKET_ADDRESS_H
-#define SIM_SOCKET_ADDRESS_H
+#ifndef ROUTER_SOCKET_ADDRESS_H
+#define ROUTER_SOCKET_ADDRESS_H
 
 #include "lwip/ip4_addr.h"
 

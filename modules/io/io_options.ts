@@ -1,5 +1,5 @@
 /*
- * What the simulator's ECMA-419 sockets (udp.ts, listener.ts, tcp.ts)
+ * What our ECMA-419 sockets (udp.ts, listener.ts, tcp.ts)
  * check and build alike, so that they word their errors alike.
  */
 
