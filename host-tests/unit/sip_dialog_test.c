@@ -683,6 +683,40 @@ static void test_pool_full(void)
 	}
 }
 
+/*
+ * max_pinholes: a new stream that would take the media past the cap goes out
+ * unrewritten (counted); a stream that already holds its forwards keeps them
+ * and its external ports even at the cap.
+ */
+static void test_pinhole_cap(void)
+{
+	static const char sdp_b[] = "v=0\no=b 1 1 IN IP4 192.168.4.2\ns=-\nc=IN IP4 192.168.4.2\nt=0 0\nm=audio 8100 RTP/AVP 0\n";
+	struct sip_dialog_config c;
+	long ext;
+	uint64_t failed;
+	setup_napt(64);
+	sip_dialog_default_config(&c);
+	CHECK(c.max_pinholes == 32);
+	c.max_pinholes = 2;
+	CHECK(sip_dialog_init(&c, dialog_memory) == 0);
+	now = 1000;
+	/* The phone's own pair is taken, so the pinhole's ports differ from the phone's and a rewrite shows. */
+	CHECK(add_forward(NAPT_ORIGIN_STATIC, 8000, 8000, PHONE2, 8000));
+	invite_out("cap-a@x", 1, NULL, SDP_AUDIO);
+	ext = mport("audio");
+	CHECK(ext != 8000 && pinhole(ext, ext + 1, PHONE, 8000) && sip_forwards() == 1);
+	failed = stats().pinhole_failed;
+	invite_out("cap-b@x", 1, NULL, sdp_b);
+	CHECK(mport("audio") == 8100 && !napt_forward_find(UDP, 8100) && sip_forwards() == 1);
+	CHECK(stats().pinhole_failed == failed + 1);
+	invite_out("cap-a@x", 1, NULL, SDP_AUDIO);
+	CHECK(mport("audio") == ext && pinhole(ext, ext + 1, PHONE, 8000) && stats().pinhole_failed == failed + 1);
+	/* The first call ends: room again. */
+	request_out("cap-a@x", "BYE", 2);
+	invite_out("cap-b@x", 1, NULL, sdp_b);
+	CHECK(pinhole(8100, 8101, PHONE, 8100) && sip_forwards() == 1);
+}
+
 /* The inside pair is held by a console forward: another even pair, and the console's is never touched. */
 static void test_port_taken(void)
 {
@@ -988,6 +1022,7 @@ int main(void)
 	test_inbound_call();
 	test_timeouts();
 	test_pool_full();
+	test_pinhole_cap();
 	test_port_taken();
 	test_rtcp_shapes();
 	test_table_full();

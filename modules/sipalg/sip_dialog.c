@@ -96,6 +96,7 @@ void sip_dialog_default_config(struct sip_dialog_config *config)
 	config->max_registrations = 8;
 	config->invite_timeout = 180;
 	config->session_timeout = 3600;
+	config->max_pinholes = 32;
 }
 
 static int config_ok(const struct sip_dialog_config *c)
@@ -278,12 +279,33 @@ static uint32_t mix(uint32_t h, uint32_t v)
  * forward; the far end without an a=rtcp line sends RTCP to ext + 1, so a
  * pair is taken even for RTCP elsewhere inside.
  */
+/* Forwards the dialogs' pins stand for (without asking the table: a pin that lost its forward gets it back on its next use). */
+static uint32_t held_forwards(void)
+{
+	uint32_t n = 0;
+	for (unsigned i = 0; i < sd.config.max_dialogs; i++) {
+		const struct sip_dialog *d = &sd.dialogs[i];
+		if (!d->used)
+			continue;
+		for (unsigned k = 0; k < SIP_MEDIA_MAX; k++) {
+			const struct sip_pin *pins[2] = { &d->streams[k].cur, &d->streams[k].old };
+			for (unsigned j = 0; j < 2; j++)
+				if (pins[j]->in_port && pins[j]->ext_port)
+					n += pin_paired(pins[j]) || !pins[j]->in_rtcp ? 1u : 2u;
+		}
+	}
+	return n;
+}
+
 static int pin_alloc(const struct sip_dialog *d, unsigned index, struct sip_pin *p, uint32_t now)
 {
 	const uint32_t span = (65534u - PORT_LOW) / 2u + 1u;   /* even ports PORT_LOW .. 65534 */
 	const struct napt_config *nc = napt_config();
 	uint32_t start, n;
 	int r = -1;
+	/* New forwards only within the cap; two, so a stream with RTCP apart fits too. */
+	if (sd.config.max_pinholes && held_forwards() + 2u > sd.config.max_pinholes)
+		return -1;
 	if (!p->in_rtcp)
 		r = pin_try(d, p, p->in_port, 0, now);
 	else if (p->in_rtcp != p->in_port + 1 || !(p->in_port & 1u))

@@ -54,6 +54,10 @@ struct sip_dialog_config {
 	uint16_t max_registrations;  /* 1 .. 64; default 8 */
 	uint32_t invite_timeout;     /* seconds; default 180 */
 	uint32_t session_timeout;    /* seconds; default 3600 */
+	uint16_t max_pinholes;       /* NAPT forwards the dialogs' media may hold at once (a stream
+	                                takes one or two); 0: as many as the table has room for.
+	                                Default 2 * max_dialogs. A stream that keeps its ports
+	                                keeps its forwards even at the cap */
 };
 
 void sip_dialog_default_config(struct sip_dialog_config *config);
@@ -106,7 +110,7 @@ struct sip_dialog_stats {
 	uint64_t dialogs_created, dialogs_ended;
 	uint64_t pool_full;                       /* a dialog or registration not made: pool full
 	                                             (once per stream of a message that found none) */
-	uint64_t pinhole_failed;                  /* a stream left unrewritten: no port or table full */
+	uint64_t pinhole_failed;                  /* a stream left unrewritten: no port, table full or max_pinholes reached */
 };
 void sip_dialog_get_stats(struct sip_dialog_stats *stats);
 

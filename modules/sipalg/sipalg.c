@@ -78,14 +78,14 @@ static void config_value(xsMachine *the, xsSlot value, struct sipalg_config *con
 		config->port_count = (uint8_t)ports_value(the, xsGet(value, xsID("ports")), config->ports);
 	if (has(the, value, "dialogs")) {
 		config->dialog.max_dialogs = (uint16_t)integer_value(the, xsGet(value, xsID("dialogs")), "dialogs", 1, 256);
-		config->max_pinholes = (uint16_t)(2u * config->dialog.max_dialogs);
+		config->dialog.max_pinholes = (uint16_t)(2u * config->dialog.max_dialogs);
 	}
 	if (has(the, value, "registrations"))
 		config->dialog.max_registrations = (uint16_t)integer_value(the, xsGet(value, xsID("registrations")), "registrations", 1, 64);
 	if (has(the, value, "connections"))
 		config->tcp.max_conns = (uint16_t)integer_value(the, xsGet(value, xsID("connections")), "connections", 1, 256);
 	if (has(the, value, "pinholes"))
-		config->max_pinholes = (uint16_t)integer_value(the, xsGet(value, xsID("pinholes")), "pinholes", 2, 1024);
+		config->dialog.max_pinholes = (uint16_t)integer_value(the, xsGet(value, xsID("pinholes")), "pinholes", 2, 1024);
 }
 
 /*
@@ -187,7 +187,7 @@ void xs_sipalg_stats(xsMachine *the)
 	set_number(the, &xsResult, "pinholesMax", max_pinholes + s.dialog.registrations_max);
 	set_number(the, &xsResult, "dialogsCreated", (double)s.dialog.dialogs_created);
 	set_number(the, &xsResult, "dialogsEnded", (double)s.dialog.dialogs_ended);
-	set_number(the, &xsResult, "poolFull", (double)(s.dialog.pool_full + s.tcp.pool_full + s.pinhole_cap));
+	set_number(the, &xsResult, "poolFull", (double)(s.dialog.pool_full + s.tcp.pool_full));
 	set_number(the, &xsResult, "pinholeFailed", (double)s.dialog.pinhole_failed);
 	set_number(the, &xsResult, "tcpConnections", s.tcp.conns);
 	set_number(the, &xsResult, "tcpConnectionsMax", s.tcp.conns_max);

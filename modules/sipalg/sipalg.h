@@ -37,21 +37,20 @@ struct sipalg_config {
 	uint8_t enabled;
 	uint8_t port_count;                      /* 1 .. SIPALG_PORTS_MAX */
 	uint16_t ports[SIPALG_PORTS_MAX];        /* UDP and TCP alike */
+	/*
+	 * dialog.max_pinholes caps the media forwards (registrations' one
+	 * forward each come on top): the NAPT forward pool is sized with room
+	 * for sipalg_forward_room() of them, so the ALG never takes the room of
+	 * static or UPnP forwards, and must not be 0 here. Default 2 per
+	 * dialog: a call with audio and video, each stream one RTP/RTCP pair.
+	 */
 	struct sip_dialog_config dialog;
 	struct sip_tcp_config tcp;
-	/*
-	 * Media pinhole forwards open at once (registrations' one forward each
-	 * come on top). The NAPT forward pool is sized with room for
-	 * sipalg_forward_room() of them, so the ALG never takes the room of
-	 * static or UPnP forwards. Default 2 per dialog: a call with audio
-	 * and video, each stream one RTP/RTCP pair forward.
-	 */
-	uint16_t max_pinholes;
 };
 
 void sipalg_default_config(struct sipalg_config *config);
 
-/* NAPT forwards the ALG may hold at most: max_pinholes + max_registrations. */
+/* NAPT forwards the ALG may hold at most: dialog.max_pinholes + dialog.max_registrations. */
 uint32_t sipalg_forward_room(const struct sipalg_config *config);
 
 /*
@@ -76,7 +75,6 @@ struct sipalg_stats {
 	uint64_t unparseable;     /* not SIP the ALG can read: forwarded unchanged */
 	uint64_t too_big;         /* a rewrite not made: it would not fit the MTU (or the buffer) */
 	uint64_t tcp_split;       /* TCP segments passed unchanged: a message cut by the segment's end, or not at a boundary */
-	uint64_t pinhole_cap;     /* streams refused a pinhole: max_pinholes reached */
 	uint64_t sent;            /* packets the ALG rebuilt and sent itself */
 	uint64_t send_failed;     /* ... that could not be (no pbuf): the original went on */
 	struct sip_dialog_stats dialog;

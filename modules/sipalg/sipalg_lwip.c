@@ -121,30 +121,6 @@ static uint16_t packet_limit(const struct netif *out)
 	return out->mtu && out->mtu < SIPALG_PACKET_MAX ? out->mtu : SIPALG_PACKET_MAX;
 }
 
-/*
- * The media callback: sip_dialog_media() behind the pinhole cap, so the
- * ALG never holds more forwards than the NAPT pool was given room for.
- * A registration holds one forward of its own, outside the cap.
- */
-static int media(void *ctx, const struct sip_info *info, struct sip_media *m)
-{
-	struct sip_dialog_stats s;
-	uint32_t media_pinholes;
-	sip_dialog_get_stats(&s);
-	/*
-	 * Registrations without a forward make this count low by as many, never
-	 * more than the registrations' own room. A stream takes up to two
-	 * forwards (RTP and RTCP apart); refusing while two would not fit keeps
-	 * the total inside the room even then.
-	 */
-	media_pinholes = s.pinholes > s.registrations ? s.pinholes - s.registrations : 0;
-	if (media_pinholes + 2u > gConfig.max_pinholes) {
-		gStats.pinhole_cap++;
-		return -1;
-	}
-	return sip_dialog_media(ctx, info, m);
-}
-
 static void rewrite_params(struct sip_rewrite_params *params, struct sip_dialog_msg *msg, uint32_t wan)
 {
 	params->dir = msg->dir;
@@ -153,7 +129,7 @@ static void rewrite_params(struct sip_rewrite_params *params, struct sip_dialog_
 	params->outside.addr = wan;
 	params->outside.port = msg->ext_port;
 	/* Inbound SDP is the far end's: nothing of ours in it, no pinholes from it. */
-	params->media = msg->dir == SIP_OUTBOUND ? media : NULL;
+	params->media = msg->dir == SIP_OUTBOUND ? sip_dialog_media : NULL;
 	params->media_ctx = msg;
 }
 
@@ -423,12 +399,12 @@ void sipalg_default_config(struct sipalg_config *config)
 	config->ports[0] = SIPALG_DEFAULT_PORT;
 	sip_dialog_default_config(&config->dialog);
 	sip_tcp_default_config(&config->tcp);
-	config->max_pinholes = (uint16_t)(2u * config->dialog.max_dialogs);
+	config->dialog.max_pinholes = (uint16_t)(2u * config->dialog.max_dialogs);
 }
 
 uint32_t sipalg_forward_room(const struct sipalg_config *config)
 {
-	return (uint32_t)config->max_pinholes + config->dialog.max_registrations;
+	return (uint32_t)config->dialog.max_pinholes + config->dialog.max_registrations;
 }
 
 static int ports_ok(const uint16_t *ports, unsigned count)
@@ -451,7 +427,7 @@ int sipalg_lwip_start(const struct sipalg_config *config)
 {
 	size_t dialogs, conns;
 	uint8_t *block;
-	if (gRunning || !napt_lwip_running() || !ports_ok(config->ports, config->port_count) || !config->max_pinholes)
+	if (gRunning || !napt_lwip_running() || !ports_ok(config->ports, config->port_count) || !config->dialog.max_pinholes)
 		return -1;
 	dialogs = round8(sip_dialog_memory_size(&config->dialog));
 	conns = round8(sip_tcp_memory_size(&config->tcp));
@@ -509,7 +485,7 @@ unsigned sipalg_ports(uint16_t *ports)
 
 uint32_t sipalg_max_pinholes(void)
 {
-	return gConfig.max_pinholes;
+	return gConfig.dialog.max_pinholes;
 }
 
 void sipalg_get_stats(struct sipalg_stats *stats)
