@@ -19,6 +19,7 @@ packages=(
   curl iperf3 traceroute                          # NAPT: peers in far (HTTP, throughput, hops)
   dnsutils                                        # DNS forwarder: dig as the LAN client
   busybox isc-dhcp-client                         # LAN DHCP server: udhcpc and dhclient as clients
+  tcpdump                                         # WAN lifecycle: the DHCP client's packets seen from the ISP
   coturn                                          # NAPT: turnserver as STUN, turnutils_natdiscovery
   miniupnpc python3-miniupnpc                     # UPnP: upnpc and the python module as LAN clients
   sip-tester baresip-core                         # SIP ALG: sipp and baresip as phones, registrar and far end
