@@ -5,9 +5,9 @@
  * unreadable or wrong gives defaults and a warning, never a half config.
  */
 import Preference from "preference";
-import { parseAddress, parseHostCidr, parseUnicast, sameSubnet } from "ipv4";
-import { natDefaults, validateNat } from "nat-config";
-import type { NatConfig } from "nat-config";
+import { parseAddress, parseHostCidr, parseUnicast, sameSubnet } from "net/ipv4";
+import { natDefaults, validateNat } from "nat/nat-config";
+import type { NatConfig } from "nat/nat-config";
 import { loadedUpnp, storedUpnp, upnpDefaults, validateUpnp } from "upnp/upnp-config";
 import type { StoredUpnp, UpnpConfig } from "upnp/upnp-config";
 import { dhcpDefaults, validateDhcp } from "lan/dhcp-config";

@@ -4,9 +4,9 @@
 import Platform from "platform";
 import * as Config from "config";
 import { Router } from "router";
-import { LineConsole } from "line-console";
-import { execute } from "commands";
-import { startSipAlg } from "sipalg-commands";
+import { LineConsole } from "console/line-console";
+import { execute } from "console/commands";
+import { startSipAlg } from "sipalg/sipalg-commands";
 import { PRODUCT, VERSION } from "version";
 
 const loaded = Config.load();

@@ -264,7 +264,7 @@ export async function mediaPeer(bench, ns, endpoints) {
 // ---------------------------------------------------------------- router
 
 /*
- * `show sipalg`, read by the form its help documents (sipalg-commands.ts):
+ * `show sipalg`, read by the form its help documents (src/sipalg/sipalg-commands.ts):
  *   sipalg: on|off, ports <port>[,<port>...]
  *   dialogs: <n> of <max>
  *     <call-id> inside <ip> remote <ip> early|confirmed media <in>-><ext>[,...]|none expires <s>s

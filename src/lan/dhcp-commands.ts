@@ -6,9 +6,9 @@
  * save; leases are kept across restarts on their own.
  */
 import type { Router } from "router";
-import { checked, expectCount, fail } from "command";
-import type { Command, Print } from "command";
-import { formatAddress, parseAddress } from "ipv4";
+import { checked, expectCount, fail } from "console/command";
+import type { Command, Print } from "console/command";
+import { formatAddress, parseAddress } from "net/ipv4";
 import {
 	DEFAULT_DOMAIN, DEFAULT_LEASE, MAX_LEASE, MAX_RESERVATIONS, MIN_LEASE,
 	defaultPool, domainProblem, parseMac, poolProblem, reservationProblem,

@@ -6,8 +6,8 @@
  * things in the same words.
  */
 import type { LanConfig } from "config";
-import { formatAddress, parseAddress, sameSubnet } from "ipv4";
-import type { Parsed } from "ipv4";
+import { formatAddress, parseAddress, sameSubnet } from "net/ipv4";
+import type { Parsed } from "net/ipv4";
 
 export interface DhcpReservation {
 	mac: string;        /* "aa:bb:cc:dd:ee:ff", lower case */

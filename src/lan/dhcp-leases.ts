@@ -22,7 +22,7 @@
  * A client keyed by client-id is recognised after a restart by its MAC and
  * the hash of its client-id.
  */
-import { formatAddress } from "ipv4";
+import { formatAddress } from "net/ipv4";
 
 export type LeaseState = "offered" | "bound" | "free" | "declined";
 

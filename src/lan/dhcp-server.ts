@@ -15,14 +15,14 @@
  * Every malformed datagram is counted and dropped; a fault while handling
  * one is counted too, and the server goes on.
  */
-import { PortUdp as PortSocket } from "port-udp";
-import type { Datagram, PortUdpSocket as Socket } from "port-udp";
+import { PortUdp as PortSocket } from "net/port-udp";
+import type { Datagram, PortUdpSocket as Socket } from "net/port-udp";
 import Platform from "platform";
 import Preference from "preference";
 import Timer from "timer";
 import type { Router } from "router";
 import type { LanConfig } from "config";
-import { formatAddress, parseAddress, prefixToNetmask } from "ipv4";
+import { formatAddress, parseAddress, prefixToNetmask } from "net/ipv4";
 import type { DhcpConfig } from "lan/dhcp-config";
 import { networkOf } from "lan/dhcp-config";
 import { LeaseTable, active, hash16, pack, unpack } from "lan/dhcp-leases";

@@ -4,8 +4,8 @@
  * arguments before it changes anything.
  */
 import type { Router } from "router";
-import { expectCount, fail } from "command";
-import type { Command, Print } from "command";
+import { expectCount, fail } from "console/command";
+import type { Command, Print } from "console/command";
 import { CACHE_BYTES } from "lan/dns-cache";
 import { CACHE_MAX, CACHE_MIN, dnsDefaults } from "lan/dns-config";
 import { MAX_INFLIGHT } from "lan/dns-forwarder";

@@ -22,15 +22,15 @@
  * SERVFAIL when none answered), TCP connections both ways, message sizes,
  * and the cache (dns-cache.ts).
  */
-import { PortUdp as Udp } from "port-udp";
-import type { Datagram, PortUdpSocket as UdpSocket } from "port-udp";
+import { PortUdp as Udp } from "net/port-udp";
+import type { Datagram, PortUdpSocket as UdpSocket } from "net/port-udp";
 import Listener from "embedded:io/socket/listener";
 import TCP from "embedded:io/socket/tcp";
 import Net from "net";
 import Platform from "platform";
 import Timer from "timer";
 import type { Router } from "router";
-import { parseAddress, sameSubnet } from "ipv4";
+import { parseAddress, sameSubnet } from "net/ipv4";
 import { DnsCache } from "lan/dns-cache";
 import {
 	NOERROR, NXDOMAIN, REFUSED, SERVFAIL, forClient, fitUdp, messageId, put16, readAnswer, readQuery, shortAnswer, upstreamQuery,

@@ -5,7 +5,7 @@
  * comes before the first change, so a refused request changes nothing.
  * Also the evented variables' values, which GENA sends.
  */
-import { formatAddress, hostAddressProblem, parseAddress } from "ipv4";
+import { formatAddress, hostAddressProblem, parseAddress } from "net/ipv4";
 import type { Forward, ForwardProto } from "napt";
 import { onLan } from "upnp/context";
 import type { IgdContext } from "upnp/context";

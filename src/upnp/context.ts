@@ -5,7 +5,7 @@
  * upnp.ts makes the one instance; the parts never reach for the router.
  */
 import type { UpnpConfig } from "upnp/upnp-config";
-import { parseAddress, sameSubnet } from "ipv4";
+import { parseAddress, sameSubnet } from "net/ipv4";
 
 export interface WanTotals {
 	bytesSent: number;

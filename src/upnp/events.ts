@@ -9,7 +9,7 @@
 import TCP from "embedded:io/socket/tcp";
 import Platform from "platform";
 import Timer from "timer";
-import { parseAddress } from "ipv4";
+import { parseAddress } from "net/ipv4";
 import type { IgdContext } from "upnp/context";
 import { utf8Encode, xmlEscape } from "upnp/message";
 import type { HttpRequest, HttpResponse } from "upnp/message";

@@ -8,7 +8,7 @@
 import Listener from "embedded:io/socket/listener";
 import TCP from "embedded:io/socket/tcp";
 import Timer from "timer";
-import { parseAddress } from "ipv4";
+import { parseAddress } from "net/ipv4";
 import { onLan } from "upnp/context";
 import type { IgdContext } from "upnp/context";
 import { utf8Decode } from "upnp/message";

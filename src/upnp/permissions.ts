@@ -4,7 +4,7 @@
  * external ports the rules leave open to one LAN host and port, which
  * AddAnyPortMapping searches instead of trying ports one by one.
  */
-import { parseAddress, sameSubnet } from "ipv4";
+import { parseAddress, sameSubnet } from "net/ipv4";
 import type { IgdContext } from "upnp/context";
 import type { UpnpRule } from "upnp/upnp-config";
 

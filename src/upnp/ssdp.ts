@@ -6,8 +6,8 @@
  * WAN, and the answers waiting out their MX delay are bounded, so a flood
  * of searches cannot grow memory.
  */
-import { PortUdp as PortSocket } from "port-udp";
-import type { Datagram, PortUdpSocket as Socket } from "port-udp";
+import { PortUdp as PortSocket } from "net/port-udp";
+import type { Datagram, PortUdpSocket as Socket } from "net/port-udp";
 import Platform from "platform";
 import Preference from "preference";
 import Timer from "timer";

@@ -6,9 +6,9 @@
  */
 import Napt from "napt";
 import type { Router } from "router";
-import { checked, expectCount, fail } from "command";
-import type { Command, Print } from "command";
-import { isPublic, parseAddress } from "ipv4";
+import { checked, expectCount, fail } from "console/command";
+import type { Command, Print } from "console/command";
+import { isPublic, parseAddress } from "net/ipv4";
 import { LIMITS, MAX_RULES, defaultRules, parseRule, ruleText, upnpDefaults } from "upnp/upnp-config";
 import type { LimitName, UpnpRule } from "upnp/upnp-config";
 

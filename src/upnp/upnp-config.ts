@@ -6,8 +6,8 @@
  * in a configuration that must stay under 4000 bytes. Mappings themselves
  * are not saved: UPnP clients add them again.
  */
-import { parseAddress, parsePrefix } from "ipv4";
-import type { Parsed } from "ipv4";
+import { parseAddress, parsePrefix } from "net/ipv4";
+import type { Parsed } from "net/ipv4";
 
 export interface UpnpRule {
 	action: "allow" | "deny";

@@ -7,7 +7,7 @@
  * billion-laughs defence), and depth, nodes and attributes are bounded, so
  * the work is too. Bad input is an error string, never an exception.
  */
-import type { Parsed } from "ipv4";
+import type { Parsed } from "net/ipv4";
 
 export interface XmlElement {
 	/* as written, e.g. "s:Envelope" */

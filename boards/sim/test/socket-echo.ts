@@ -18,7 +18,7 @@ import Platform from "platform";
 import UDP from "embedded:io/socket/udp";
 import TCP from "embedded:io/socket/tcp";
 import Listener from "embedded:io/socket/listener";
-import { LineConsole } from "line-console";
+import { LineConsole } from "console/line-console";
 
 const PORT = 7007;
 

@@ -4,7 +4,7 @@
  * changes anything; the console prints it as "error: ...".
  */
 import type { Router } from "router";
-import type { Parsed } from "ipv4";
+import type { Parsed } from "net/ipv4";
 
 export type Print = (line: string) => void;
 

@@ -6,8 +6,8 @@
  */
 import Napt from "napt";
 import type { Forward, ForwardProto, TimeoutName } from "napt";
-import type { Filtering, ForwardConfig, NatConfig } from "nat-config";
-import { MAX_FORWARDS, TIMEOUT_RULES, forwardText } from "nat-config";
+import type { Filtering, ForwardConfig, NatConfig } from "nat/nat-config";
+import { MAX_FORWARDS, TIMEOUT_RULES, forwardText } from "nat/nat-config";
 
 export class Nat {
 	#config: () => NatConfig;

@@ -7,15 +7,15 @@
 import Napt from "napt";
 import type { Flow, ForwardProto } from "napt";
 import type { Router } from "router";
-import { checked, expectCount, fail } from "command";
-import type { Command, Print } from "command";
-import { formatAddress, parseAddress } from "ipv4";
-import type { Parsed } from "ipv4";
+import { checked, expectCount, fail } from "console/command";
+import type { Command, Print } from "console/command";
+import { formatAddress, parseAddress } from "net/ipv4";
+import type { Parsed } from "net/ipv4";
 import {
 	MAX_FLOWS, MAX_FORWARDS, MAX_TIMEOUT, MIN_FLOWS, TIMEOUT_RULES,
 	externalText, forwardShapeProblem, forwardText, forwardsOverlap, lanHostProblem, natDefaults, validateNat,
-} from "nat-config";
-import type { Filtering, ForwardConfig, ForwardPlace } from "nat-config";
+} from "nat/nat-config";
+import type { Filtering, ForwardConfig, ForwardPlace } from "nat/nat-config";
 
 const FILTERING_NAMES: Record<Filtering, string> = {
 	adf: "address-dependent",

@@ -4,8 +4,8 @@
  * boot uses on saved ones, so what can be typed can be saved and read back.
  */
 import type { Filtering, ForwardProto, TimeoutName, Timeouts } from "napt";
-import { formatAddress, hostAddressProblem, parseAddress, sameSubnet } from "ipv4";
-import type { Cidr } from "ipv4";
+import { formatAddress, hostAddressProblem, parseAddress, sameSubnet } from "net/ipv4";
+import type { Cidr } from "net/ipv4";
 
 export type { Filtering, ForwardProto, TimeoutName, Timeouts };
 
