@@ -38,3 +38,34 @@ export function resolveModules(top, platform) {
 	}
 	return result;
 }
+
+// The manifest's "creation" with the defaults mcconfig fills in (its
+// filterCreation: keys.available is a fixed count, so keys.incremental is 0),
+// and its "preload" list of module specifiers (the platform's added).
+export function boardMemory(top, platform) {
+	const manifest = JSON.parse(fs.readFileSync(path.join(top, "manifest.json"), "utf8"));
+	const c = JSON.parse(JSON.stringify(manifest.creation ?? {}));
+	c.chunk ??= {};
+	c.chunk.initial ||= 32768;
+	c.chunk.incremental ??= 1024;
+	c.heap ??= {};
+	c.heap.initial ||= 2048;
+	c.heap.incremental ??= 64;
+	c.stack ??= 384;
+	c.keys ??= {};
+	if (c.keys.initial)
+		c.keys.incremental ??= 0;
+	else {
+		c.keys.initial = c.keys.available || 256;
+		c.keys.incremental = 0;
+	}
+	c.keys.name ||= 127;
+	c.keys.symbol ||= 127;
+	c.parser ??= {};
+	c.parser.buffer ||= 32768;
+	c.parser.table ||= 1993;
+	c.static ??= 0;
+	if (!(c.static > 0))
+		throw new Error("manifest.json: creation.static must give the board's XS heap in bytes");
+	return { creation: c, preload: new Set([...(manifest.preload ?? []), ...(manifest.platforms?.[platform]?.preload ?? [])]) };
+}

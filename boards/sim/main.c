@@ -33,6 +33,8 @@ static int gWatchCount;
 static xsMachine *gMachine;
 static volatile sig_atomic_t gStop;
 static int gRestart;
+static const char *gResetReason;
+static uint64_t gBootMs;
 
 int sim_watch_fd(int fd, sim_fd_ready ready, void *ctx)
 {
@@ -65,6 +67,16 @@ uint64_t sim_now_ms(void)
 xsMachine *sim_machine(void)
 {
 	return gMachine;
+}
+
+uint64_t sim_boot_ms(void)
+{
+	return gBootMs;
+}
+
+const char *sim_reset_reason(void)
+{
+	return gResetReason;
 }
 
 void sim_request_restart(void)
@@ -143,7 +155,7 @@ static int sim_loop(void)
 	return sim_abort_status(gMachine) ? 1 : 0;
 }
 
-static void restart_process(char **argv, const char *wan, const char *lan, const char *prefs, const char *main_module)
+static void restart_process(char **argv, const char *wan, const char *lan, const char *prefs, const char *main_module, const char *reason)
 {
 	char wanfd[16], lanfd[16];
 	char *args[16];
@@ -163,6 +175,9 @@ static void restart_process(char **argv, const char *wan, const char *lan, const
 	args[a++] = "--main"; args[a++] = (char *)main_module;
 	args[a++] = "--wan-fd"; args[a++] = wanfd;
 	args[a++] = "--lan-fd"; args[a++] = lanfd;
+	if (reason) {
+		args[a++] = "--reset-reason"; args[a++] = (char *)reason;
+	}
 	args[a] = NULL;
 	execv("/proc/self/exe", args);
 	perror("sim: restart failed");
@@ -191,28 +206,13 @@ static int module_map_path(char *path, size_t size)
 
 static void start_machine(const char *main_module)
 {
-	xsCreation creation = {
-		256 * 1024,   /* initialChunkSize */
-		64 * 1024,    /* incrementalChunkSize */
-		8 * 1024,     /* initialHeapCount (slots) */
-		2 * 1024,     /* incrementalHeapCount */
-		2048,         /* stackCount */
-		2048,         /* initialKeyCount */
-		512,          /* incrementalKeyCount */
-		1993,         /* nameModulo */
-		127,          /* symbolModulo */
-		64 * 1024,    /* parserBufferSize */
-		1993,         /* parserTableModulo */
-		0,            /* staticSize */
-	};
-	gMachine = xsCreateMachine(&creation, "router", NULL);
+	gMachine = sim_boot(&gBoardCreation);
 	if (!gMachine) {
 		fprintf(stderr, "router-sim: cannot create the XS machine\n");
 		exit(1);
 	}
 	xsBeginHost(gMachine);
 	{
-		sim_install_globals(the);
 		sim_run_main(the, main_module);
 		sim_run_promise_jobs(the);
 	}
@@ -244,6 +244,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(arg, "--main")) main_module = value;
 		else if (!strcmp(arg, "--wan-fd")) wan_fd = atoi(value);
 		else if (!strcmp(arg, "--lan-fd")) lan_fd = atoi(value);
+		else if (!strcmp(arg, "--reset-reason")) gResetReason = value;
 		else {
 			fprintf(stderr, "router-sim: unknown option %s\n", arg);
 			usage(stderr);
@@ -261,6 +262,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	gBootMs = sim_now_ms();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
@@ -278,7 +280,13 @@ int main(int argc, char **argv)
 	start_machine(main_module);
 	status = sim_loop();
 	if (gRestart && !status)
-		restart_process(argv, wan, lan, prefs, main_module);
+		restart_process(argv, wan, lan, prefs, main_module, NULL);
+	/* An XS abort (heap or keys exhausted, stack overflow) reboots, as on the board. */
+	if (!gStop && sim_abort_status(gMachine) > 0) {
+		char reason[64];
+		snprintf(reason, sizeof(reason), "XS abort: %s", sim_abort_reason(sim_abort_status(gMachine)));
+		restart_process(argv, wan, lan, prefs, main_module, reason);
+	}
 	fflush(stdout);
 	/* Skip xsDeleteMachine: the process ends here and the OS frees it all. */
 	return status;

@@ -1,12 +1,11 @@
 /* The "platform" module's host side for the simulator: reboot, factory reset, XS memory. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "router_host.h"
 #include "sim_loop.h"
 #include "sim_xs_host.h"
 #include "preference_store.h"
-
-static uint64_t gBoot;
 
 void xs_platform_restart(xsMachine *the)
 {
@@ -22,9 +21,7 @@ void xs_platform_erase_preferences(xsMachine *the)
 
 void xs_platform_uptime(xsMachine *the)
 {
-	if (!gBoot)
-		gBoot = sim_now_ms();
-	xsResult = xsNumber((double)(sim_now_ms() - gBoot));
+	xsResult = xsNumber((double)(sim_now_ms() - sim_boot_ms()));
 }
 
 static void set_number(xsMachine *the, const char *name, size_t value)
@@ -37,6 +34,9 @@ void xs_platform_memory(xsMachine *the)
 	struct sim_memory m;
 	sim_memory(the, &m);
 	xsResult = xsNewObject();
+	set_number(the, "heapSize", m.heap_size);
+	set_number(the, "heapUsed", m.heap_used);
+	set_number(the, "heapPeak", m.heap_peak);
 	set_number(the, "chunksInUse", m.chunks_in_use);
 	set_number(the, "chunksPeak", m.chunks_peak);
 	set_number(the, "chunksReserved", m.chunks_reserved);
@@ -44,15 +44,32 @@ void xs_platform_memory(xsMachine *the)
 	set_number(the, "slotsPeak", m.slots_peak);
 	set_number(the, "slotsReserved", m.slots_reserved);
 	set_number(the, "stack", m.stack_bytes);
+	set_number(the, "keysUsed", m.keys_used);
+	set_number(the, "keysAvailable", m.keys_available);
+	set_number(the, "live", m.live_bytes);
+	set_number(the, "preloaded", m.preloaded_bytes);
+}
+
+/* xs_platform_reset_peak(): the next peak is measured from now. */
+void xs_platform_reset_peak(xsMachine *the)
+{
+	sim_memory_reset_peak(the);
 }
 
 /* Problems the board met before JavaScript ran (a corrupt preferences file). */
 void xs_platform_boot_warnings(xsMachine *the)
 {
 	const char *warning = preference_store_warning();
+	const char *reset = sim_reset_reason();
+	int n = 0;
 	xsResult = xsNewArray(0);
+	if (reset) {
+		char text[96];
+		snprintf(text, sizeof(text), "restarted after %s", reset);
+		xsSetIndex(xsResult, n++, xsString(text));
+	}
 	if (warning)
-		xsSetIndex(xsResult, 0, xsString(warning));
+		xsSetIndex(xsResult, n++, xsString(warning));
 }
 
 void xs_platform_gc(xsMachine *the)

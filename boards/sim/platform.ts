@@ -3,7 +3,18 @@
  * reboot, erasing preferences, uptime, XS memory and random numbers. Each board has its own
  * "platform" module with this shape.
  */
+/*
+ * heap*: the board's XS heap (the manifest's creation.static): bytes the
+ * engine holds of it (chunks and slots reserved, the stack), the most it
+ * ever held, its size. live: what of it is in use (after a collection, what
+ * is reachable). chunks*, slots*: the engine's own figures, preloaded part
+ * included. keys*: property names made at run time and the most there may be.
+ * preloaded: what the preloaded modules hold (flash on the board).
+ */
 export interface XsMemory {
+	heapSize: number;
+	heapUsed: number;
+	heapPeak: number;
 	chunksInUse: number;
 	chunksPeak: number;
 	chunksReserved: number;
@@ -11,6 +22,10 @@ export interface XsMemory {
 	slotsPeak: number;
 	slotsReserved: number;
 	stack: number;
+	keysUsed: number;
+	keysAvailable: number;
+	live: number;
+	preloaded: number;
 }
 
 const restart = native("xs_platform_restart") as () => void;
@@ -18,11 +33,10 @@ const erase = native("xs_platform_erase_preferences") as () => void;
 const uptime = native("xs_platform_uptime") as () => number;
 const memory = native("xs_platform_memory") as () => XsMemory;
 const gc = native("xs_platform_gc") as () => void;
+const resetPeak = native("xs_platform_reset_peak") as () => void;
 const bootWarnings = native("xs_platform_boot_warnings") as () => string[];
 /* A 32-bit unsigned random number (UUIDs, subscription ids, SSDP delays). */
 const random = native("xs_platform_random") as () => number;
-
-uptime(); // start the clock at boot
 
 const Platform = Object.freeze({
 	name: "sim",
@@ -34,6 +48,7 @@ const Platform = Object.freeze({
 	uptime,
 	memory,
 	gc,
+	resetPeak,
 	bootWarnings,
 	random,
 });

@@ -14,14 +14,18 @@ typedef void (*sim_fd_ready)(void *ctx);
 int sim_watch_fd(int fd, sim_fd_ready ready, void *ctx);
 void sim_unwatch_fd(int fd);
 
-/* Milliseconds on a monotonic clock. */
+/* Milliseconds on a monotonic clock, and its reading when this boot began. */
 uint64_t sim_now_ms(void);
+uint64_t sim_boot_ms(void);
 
 /* The one machine the simulator runs. */
 xsMachine *sim_machine(void);
 
 /* Ask the loop to end and the process to start over (a reboot). */
 void sim_request_restart(void);
+
+/* Why the previous run ended, when it was not asked to (an XS abort); or NULL. */
+const char *sim_reset_reason(void);
 
 /* Timers (timer.c): when the next one is due, and run the due ones. */
 int64_t sim_timers_next_ms(uint64_t now);

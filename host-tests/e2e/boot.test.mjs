@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { startBench, ping, ROUTER_LAN, BENCH_STATE } from "../lib/bench.mjs";
+import { parseMemory, boardCreation } from "../lib/memory.mjs";
 
 let bench;
 before(async () => {
@@ -60,10 +61,14 @@ test("show status names the WAN lease and the LAN address", async () => {
 
 test("show memory reports the XS heap and every lwIP pool", async () => {
 	const out = await bench.console.command("show memory");
-	const xs = /^xs heap: chunks (\d+) in use of (\d+) \(peak (\d+)\); slots (\d+) in use of (\d+)/m.exec(out);
-	assert.ok(xs, out);
-	assert.ok(Number(xs[1]) > 0 && Number(xs[1]) <= Number(xs[2]), "chunks in use within what is reserved");
-	assert.ok(Number(xs[4]) > 0 && Number(xs[4]) <= Number(xs[5]), "slots in use within what is reserved");
+	const xs = parseMemory(out);
+	assert.equal(xs.size, boardCreation().static, "the heap is the manifest's creation.static");
+	assert.ok(xs.live > 0 && xs.live <= xs.used, "what is live is within what is held");
+	assert.ok(xs.used <= xs.peak && xs.peak <= xs.size, "held within the peak, the peak within the heap");
+	assert.ok(xs.preloaded > xs.size, "the preloaded modules (flash) are not charged to the heap");
+	assert.ok(xs.keysUsed < xs.keysAvailable, "keys made at run time within the creation's");
+	assert.ok(xs.chunks > 0 && xs.chunks <= xs.chunksReserved, "chunks in use within what is reserved");
+	assert.ok(xs.slots > 0 && xs.slots <= xs.slotsReserved, "slots in use within what is reserved");
 	for (const pool of ["HEAP", "UDP_PCB", "TCP_PCB", "PBUF_POOL", "SYS_TIMEOUT"])
 		assert.match(out, new RegExp(`^  ${pool} +\\d+ +\\d+ +\\d+ +\\d+$`, "m"));
 	// The DHCP client holds a UDP pcb and lwIP's timers are armed.

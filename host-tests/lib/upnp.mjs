@@ -4,6 +4,7 @@
 // the python3-miniupnpc driver in lan, and TCP servers and clients to prove
 // that a mapping carries traffic. Every wait here is bounded.
 import assert from "node:assert/strict";
+import { memory } from "./memory.mjs";
 import path from "node:path";
 import { TOP, ROUTER_LAN, sleep } from "./bench.mjs";
 
@@ -93,12 +94,11 @@ export async function upnpForwards(bench) {
 	return out.split("\n").filter((line) => / upnp( |$)/.test(line));
 }
 
-// XS heap in use (bytes of chunks + slots) after the garbage collection show memory runs.
+// The XS heap after the garbage collection show memory runs: what is live
+// (inUse) and what the engine holds of the board's heap (held, peak).
 export async function heapInUse(bench) {
-	const out = await router(bench, "show memory");
-	const m = /^xs heap: chunks (\d+) in use of (\d+) \(peak (\d+)\); slots (\d+) in use of (\d+) \(peak (\d+)\); stack (\d+)$/m.exec(out);
-	assert.ok(m, `show memory:\n${out}`);
-	return { inUse: Number(m[1]) + Number(m[4]), chunks: Number(m[1]), slots: Number(m[4]), chunksPeak: Number(m[3]), slotsPeak: Number(m[6]), text: out };
+	const m = await memory(bench);
+	return { inUse: m.live, held: m.used, peak: m.peak, size: m.size, text: m.text };
 }
 
 // Poll `probe` until `done(value)`; give back the last value either way.

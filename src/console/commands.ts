@@ -72,7 +72,10 @@ function showConfig(router: Router, print: (line: string) => void): void {
 function showMemory(print: (line: string) => void): void {
 	Platform.gc();   // what is live, not what garbage happens to be waiting
 	const m = Platform.memory();
-	print(`xs heap: chunks ${m.chunksInUse} in use of ${m.chunksReserved} (peak ${m.chunksPeak}); slots ${m.slotsInUse} in use of ${m.slotsReserved} (peak ${m.slotsPeak}); stack ${m.stack}`);
+	const share = (n: number): string => `${Math.round(n * 100 / m.heapSize)}%`;
+	print(`xs heap: ${m.heapUsed} of ${m.heapSize} bytes held (${share(m.heapUsed)}), peak ${m.heapPeak} (${share(m.heapPeak)}); live ${m.live} (stack ${m.stack})`);
+	print(`xs keys: ${m.keysUsed} made at run time of ${m.keysAvailable}; preloaded modules ${m.preloaded} bytes (flash)`);
+	print(`xs engine: chunks ${m.chunksInUse} in use of ${m.chunksReserved} (peak ${m.chunksPeak}); slots ${m.slotsInUse} in use of ${m.slotsReserved} (peak ${m.slotsPeak})`);
 	print("lwip pools:     used    max  avail  errors");
 	for (const pool of Net.pools())
 		print(`  ${pool.name.padEnd(14)}${String(pool.used).padStart(5)}${String(pool.max).padStart(7)}${String(pool.available).padStart(7)}${String(pool.errors).padStart(8)}`);

@@ -11,7 +11,7 @@ import Timer from "timer";
 import { parseAddress } from "net/ipv4";
 import { onLan } from "upnp/context";
 import type { IgdContext } from "upnp/context";
-import { utf8Decode } from "upnp/message";
+import { utf8Decode, utf8Encode } from "upnp/message";
 import type { HttpRequest, HttpResponse } from "upnp/message";
 
 /* A connection's whole life, accept to last byte out: a slow or idle client cannot hold one longer. */
@@ -41,28 +41,6 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /* Connection states. */
 const READING = 0, ANSWERING = 1, LINGERING = 2, CLOSED = 3;
-
-/*
- * Text and bytes in linear time. XS finds a string's i-th character by
- * walking it from the start, so utf8Encode's charCodeAt loop and
- * utf8Decode's += are quadratic (over 100 ms for the 11 KB WANIPConnection
- * SCPD). XS's own conversions are native; only what they would get wrong
- * goes the slow way (decoding) or is replaced first (encoding).
- */
-/* Lone surrogates (U+FFFD, as utf8Encode does) and NUL (never valid in an answer): XS would write CESU-8 and C0 80. */
-const NOT_UTF8 = /[\0\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-
-function encode(text: string): Uint8Array {
-	return new Uint8Array(ArrayBuffer.fromString(text.replace(NOT_UTF8, "\ufffd")));
-}
-
-/* ASCII without NUL natively (String.fromArrayBuffer accepts overlong and surrogate forms, and stops at NUL); else utf8Decode. */
-function decode(bytes: Uint8Array): string {
-	for (let i = 0; i < bytes.length; i++)
-		if (bytes[i] === 0 || bytes[i] > 0x7f)
-			return utf8Decode(bytes);
-	return String.fromArrayBuffer(bytes.buffer);
-}
 
 /* A request line and headers that passed every check; length is -1 without Content-Length. */
 interface Head {
@@ -245,7 +223,7 @@ class Connection {
 			}
 			if (this.bodyStart < 0)
 				return;
-			const head = parseHead(decode(this.bytes(0, this.bodyStart)));
+			const head = parseHead(utf8Decode(this.bytes(0, this.bodyStart)));
 			if (!("method" in head)) {
 				this.refused(head);
 				return;
@@ -260,7 +238,7 @@ class Connection {
 		if (!head || this.size < this.bodyStart + Math.max(head.length, 0))
 			return;
 		this.whole = true;
-		const body = head.length > 0 ? decode(this.bytes(this.bodyStart, this.bodyStart + head.length)) : "";
+		const body = head.length > 0 ? utf8Decode(this.bytes(this.bodyStart, this.bodyStart + head.length)) : "";
 		this.chunks = [];
 		const ctx = this.shared.ctx;
 		ctx.counters.requests++;
@@ -304,14 +282,14 @@ class Connection {
 
 	answer(response: HttpResponse, headOnly: boolean): void {
 		const status = response.status;
-		const body = encode(response.body ?? "");
+		const body = utf8Encode(response.body ?? "");
 		let head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\n`;
 		for (const [name, value] of response.headers ?? [])
 			if (!OWN_HEADERS.test(name) && !/[\r\n]/.test(name + value))
 				head += `${name}: ${value}\r\n`;
 		const product = this.shared.ctx.product;
 		head += `Server: ${product} UPnP/1.1 ${product}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
-		const headBytes = encode(head);
+		const headBytes = utf8Encode(head);
 		// one buffer, one write: head and body leave in the same segment when they fit
 		const out = new Uint8Array(headBytes.length + (headOnly ? 0 : body.length));
 		out.set(headBytes);

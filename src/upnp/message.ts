@@ -24,33 +24,32 @@ export interface HttpResponse {
 	body?: string;
 }
 
+/*
+ * Text and bytes in linear time and without a byte-per-slot array: XS finds
+ * a string's i-th character by walking it from the start, so a charCodeAt
+ * loop is quadratic, and a number[] costs a slot per byte (16 bytes on the
+ * board). XS's own conversions (ArrayBuffer.fromString, String.fromArrayBuffer,
+ * in XS 13 and 17 alike) are native; only what they would get wrong is
+ * replaced first (encoding) or goes the slow way (decoding).
+ */
+/* Lone surrogates (U+FFFD) and NUL (never valid in a message): XS would write CESU-8 and C0 80. */
+const NOT_UTF8 = /[\0\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 export function utf8Encode(text: string): Uint8Array {
-	const out: number[] = [];
-	for (let i = 0; i < text.length; i++) {
-		let c = text.charCodeAt(i);
-		if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) {
-			const d = text.charCodeAt(i + 1);
-			if (d >= 0xdc00 && d < 0xe000) {
-				c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-				i++;
-			}
-		}
-		if (c >= 0xd800 && c < 0xe000)
-			c = 0xfffd;   // a lone surrogate
-		if (c < 0x80)
-			out.push(c);
-		else if (c < 0x800)
-			out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
-		else if (c < 0x10000)
-			out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-		else
-			out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-	}
-	return Uint8Array.from(out);
+	return new Uint8Array(ArrayBuffer.fromString(text.replace(NOT_UTF8, "\ufffd")));
+}
+
+/* ASCII without NUL natively (String.fromArrayBuffer accepts overlong and surrogate forms, and stops at NUL); else the careful decoder. */
+export function utf8Decode(bytes: Uint8Array): string {
+	for (let i = 0; i < bytes.length; i++)
+		if (bytes[i] === 0 || bytes[i] > 0x7f)
+			return utf8DecodeSlow(bytes);
+	const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+	return String.fromArrayBuffer(whole ? bytes.buffer : bytes.slice().buffer);
 }
 
 /* Bytes to text; a malformed sequence becomes U+FFFD, never an exception. */
-export function utf8Decode(bytes: Uint8Array): string {
+function utf8DecodeSlow(bytes: Uint8Array): string {
 	let text = "";
 	for (let i = 0; i < bytes.length;) {
 		const b = bytes[i];

@@ -17,6 +17,7 @@
 static struct sim_module {
 	char *specifier;
 	char *path;
+	int preload;
 } *gModules;
 static int gModuleCount;
 
@@ -32,10 +33,14 @@ int sim_load_module_map(const char *path)
 	while (fgets(line, sizeof(line), f)) {
 		char *tab = strchr(line, '\t');
 		char *end = strchr(line, '\n');
+		char *flag;
 		if (!tab || !end)
 			continue;
 		*tab = 0;
 		*end = 0;
+		flag = strchr(tab + 1, '\t');
+		if (flag)
+			*flag++ = 0;
 		if (gModuleCount == capacity) {
 			capacity = capacity ? capacity * 2 : 32;
 			gModules = realloc(gModules, capacity * sizeof(*gModules));
@@ -44,6 +49,7 @@ int sim_load_module_map(const char *path)
 		}
 		gModules[gModuleCount].specifier = strdup(line);
 		gModules[gModuleCount].path = strdup(tab + 1);
+		gModules[gModuleCount].preload = flag && !strcmp(flag, "preload");
 		gModuleCount++;
 	}
 	fclose(f);
@@ -58,11 +64,39 @@ static const char *sim_module_path(const char *specifier)
 	return NULL;
 }
 
-/* Memory: plain malloc, counted so "show memory" can tell what XS holds. */
+/*
+ * Memory. While the preloaded modules run (flash on the board, built by xsl
+ * at build time), the engine takes what it asks for. Then the board's budget
+ * holds: what the engine holds beyond what the preloaded modules left live
+ * may not pass creation.static. Past it an allocation fails, and XS aborts,
+ * as it does on the board when chunks and slots meet in its static block.
+ */
+
+static size_t sim_heap_used(txMachine *the)
+{
+	size_t held = the->chunkBytes + the->slotBytes;
+	return held > the->preloadedBytes ? held - the->preloadedBytes : 0;
+}
+
+static int sim_heap_allows(txMachine *the, size_t bytes)
+{
+	size_t used;
+	if (!the->heapBudget)
+		return 1;
+	used = sim_heap_used(the);
+	if (bytes > the->heapBudget || used > the->heapBudget - bytes)
+		return 0;
+	if (used + bytes > the->heapPeak)
+		the->heapPeak = used + bytes;
+	return 1;
+}
 
 void *fxAllocateChunks(txMachine *the, txSize size)
 {
-	void *p = malloc(size);
+	void *p;
+	if (size < 0 || !sim_heap_allows(the, (size_t)size))
+		return NULL;
+	p = malloc(size);
 	if (p)
 		the->chunkBytes += size;
 	return p;
@@ -76,9 +110,13 @@ void fxFreeChunks(txMachine *the, void *chunks)
 
 txSlot *fxAllocateSlots(txMachine *the, txSize count)
 {
-	void *p = malloc((size_t)count * sizeof(txSlot));
+	size_t bytes = (size_t)count * sizeof(txSlot);
+	void *p;
+	if (count < 0 || !sim_heap_allows(the, bytes))
+		return NULL;
+	p = malloc(bytes);
 	if (p)
-		the->slotBytes += (size_t)count * sizeof(txSlot);
+		the->slotBytes += bytes;
 	return p;
 }
 
@@ -134,18 +172,28 @@ void fxAbort(txMachine *the, int status)
 		sim_print_exception(the, "error: unhandled rejection");
 		mxException = mxUndefined;
 		return;
-	case XS_STACK_OVERFLOW_EXIT:
-		fprintf(stderr, "fatal: XS stack overflow\n");
-		break;
-	case XS_NOT_ENOUGH_MEMORY_EXIT:
-		fprintf(stderr, "fatal: XS memory full\n");
-		break;
 	default:
-		fprintf(stderr, "fatal: XS abort %d\n", status);
 		break;
 	}
+	/* What the board does next: report it on the console, then restart. */
+	fprintf(stdout, "\nfatal: XS abort: %s\n", sim_abort_reason(status));
+	fflush(stdout);
+	fprintf(stderr, "fatal: XS abort: %s\n", sim_abort_reason(status));
 	the->abortStatus = status ? status : -1;
 	fxExitToHost(the);
+}
+
+const char *sim_abort_reason(int status)
+{
+	switch (status) {
+	case XS_NOT_ENOUGH_MEMORY_EXIT: return "not enough memory";
+	case XS_STACK_OVERFLOW_EXIT: return "stack overflow";
+	case XS_NO_MORE_KEYS_EXIT: return "no more keys";
+	case XS_FATAL_CHECK_EXIT: return "fatal check";
+	case XS_DEAD_STRIP_EXIT: return "dead strip";
+	case XS_TOO_MUCH_COMPUTATION_EXIT: return "too much computation";
+	default: return "abort";
+	}
 }
 
 /* Modules */
@@ -262,9 +310,25 @@ static void xs_trace(txMachine *the)
 	fflush(stdout);
 }
 
+/*
+ * A module whose default export is a function is an application entry, as
+ * in Moddable's runtime: main can then be preloaded, and its work starts
+ * when the running machine calls it.
+ */
 static void sim_module_fulfilled(txMachine *the)
 {
-	(void)the;
+	xsVars(1);
+	xsTry {
+		xsVar(0) = xsGet(xsArg(0), xsID("default"));
+		if (xsIsInstanceOf(xsVar(0), xsFunctionPrototype))
+			xsCallFunction0(xsVar(0), xsGlobal);
+	}
+	xsCatch {
+		char message[512];
+		xsToStringBuffer(xsException, message, sizeof(message));
+		fprintf(stderr, "fatal: main module failed: %s\n", message);
+		the->abortStatus = -1;
+	}
 }
 
 static void sim_module_rejected(txMachine *the)
@@ -275,6 +339,19 @@ static void sim_module_rejected(txMachine *the)
 	the->abortStatus = -1;
 }
 
+static void sim_preload_rejected(txMachine *the)
+{
+	char message[512];
+	xsToStringBuffer(xsArg(0), message, sizeof(message));
+	fprintf(stderr, "fatal: preloading failed: %s\n", message);
+	the->abortStatus = -1;
+}
+
+static void sim_preload_fulfilled(txMachine *the)
+{
+	(void)the;
+}
+
 void sim_install_globals(txMachine *the)
 {
 	xsResult = xsNewHostFunction(xs_native, 1);
@@ -283,7 +360,7 @@ void sim_install_globals(txMachine *the)
 	xsDefine(xsGlobal, xsID("trace"), xsResult, xsDontEnum);
 }
 
-void sim_run_main(txMachine *the, const char *specifier)
+static void sim_import(txMachine *the, const char *specifier, txCallback fulfilled, txCallback rejected)
 {
 	txSlot *realm = mxProgram.value.reference->next->value.module.realm;
 	mxPushStringC((txString)specifier);
@@ -291,10 +368,129 @@ void sim_run_main(txMachine *the, const char *specifier)
 	mxDub();
 	fxGetID(the, mxID(_then));
 	mxCall();
-	fxNewHostFunction(the, sim_module_fulfilled, 1, XS_NO_ID, XS_NO_ID);
-	fxNewHostFunction(the, sim_module_rejected, 1, XS_NO_ID, XS_NO_ID);
+	fxNewHostFunction(the, fulfilled, 1, XS_NO_ID, XS_NO_ID);
+	fxNewHostFunction(the, rejected, 1, XS_NO_ID, XS_NO_ID);
 	mxRunCount(2);
 	mxPop();
+}
+
+void sim_run_main(txMachine *the, const char *specifier)
+{
+	sim_import(the, specifier, sim_module_fulfilled, sim_module_rejected);
+}
+
+/* The board cannot run C while xsl preloads on the build machine. */
+static int gPreloading;
+
+void sim_native_guard(xsMachine *the, const char *name)
+{
+	if (gPreloading)
+		xsUnknownError("%s called while preloading: the board cannot call native code at build time", name);
+}
+
+/*
+ * What preloading left reserved but free would let the router live in
+ * memory the board never gives it (on the board, preloading happened on the
+ * build machine). Chunk blocks are closed at their current end; free slots
+ * are chained as the properties of one rooted object, which the collector
+ * keeps marked and never hands out again.
+ */
+static txSlot gRetired;
+
+static void sim_retire_slack(txMachine *the)
+{
+	txSlot *instance, *last, *slot;
+	for (txBlock *block = the->firstBlock; block; block = block->nextBlock)
+		block->limit = block->current;
+	instance = fxNewInstance(the);
+	gRetired = *the->stack;
+	fxRemember(the, &gRetired);
+	mxPop();
+	last = instance;
+	while ((slot = the->freeHeap)) {
+		the->freeHeap = slot->next;
+		slot->next = C_NULL;
+		slot->ID = XS_NO_ID;
+		slot->flag = XS_INTERNAL_FLAG;
+		slot->kind = XS_UNDEFINED_KIND;
+		last->next = slot;
+		last = slot;
+		the->currentHeapCount++;
+	}
+	if (the->peakHeapCount < the->currentHeapCount)
+		the->peakHeapCount = the->currentHeapCount;
+}
+
+/*
+ * Boot as the board boots: first the preloaded modules run (on the board,
+ * xsl ran them at build time and what they built is in flash); what they
+ * leave live is the baseline. From then on the machine has the board's
+ * creation: its heap budget, stack, the keys it may add and the sizes it
+ * grows by.
+ */
+xsMachine *sim_boot(const xsCreation *board)
+{
+	xsCreation creation = {
+		/*
+		 * Small steps while preloading, so that little of what is reserved
+		 * is left free when the baseline is taken: that slack is charged to
+		 * the heap, as the board reserves its initial sizes up front.
+		 */
+		4 * 1024, 2 * 1024,         /* chunks: initial, incremental (while preloading) */
+		256, 64,                    /* slots: initial, incremental (while preloading) */
+		board->stackCount,
+		2048, 512,                  /* keys while preloading; the board's count after */
+		board->nameModulo, board->symbolModulo,
+		64 * 1024, 1993,            /* parser */
+		0,
+	};
+	txMachine *the = xsCreateMachine(&creation, "router", NULL);
+	if (!the) {
+		fprintf(stderr, "sim: cannot create the XS machine\n");
+		return NULL;
+	}
+	xsBeginHost(the);
+	{
+		sim_install_globals(the);
+		gPreloading = 1;
+		for (int i = 0; i < gModuleCount; i++)
+			if (gModules[i].preload)
+				sim_import(the, gModules[i].specifier, sim_preload_fulfilled, sim_preload_rejected);
+		sim_run_promise_jobs(the);
+		gPreloading = 0;
+		xsCollectGarbage();
+	}
+	xsEndHost(the);
+	if (the->abortStatus)
+		return NULL;
+
+	sim_retire_slack(the);
+	/* The baseline: all the engine holds but the stack, which is the board's RAM. */
+	the->preloadedBytes = the->chunkBytes + the->slotBytes - (size_t)(the->stackTop - the->stackBottom) * sizeof(txSlot);
+	the->preloadedLive = the->currentChunksSize + (size_t)the->currentHeapCount * sizeof(txSlot);
+	the->heapBudget = (size_t)board->staticSize;
+	the->minimumChunksSize = board->incrementalChunkSize;
+	the->minimumHeapCount = board->incrementalHeapCount;
+	if (!sim_heap_allows(the, 0)) {
+		fprintf(stderr, "sim: the preloaded modules leave %zu bytes reserved beyond their own, more than creation.static (%zu)\n",
+			sim_heap_used(the), the->heapBudget);
+		return NULL;
+	}
+	{
+		/* Keys: the board adds at most keys.available at run time. */
+		txID count = (txID)(the->keyIndex + board->initialKeyCount);
+		if (count > the->keyCount) {
+			txSlot **keys = realloc(the->keyArray, (size_t)count * sizeof(txSlot *));
+			if (!keys)
+				return NULL;
+			the->keyArray = keys;
+		}
+		the->keyCount = count;
+		the->keyDelta = (txID)board->incrementalKeyCount;
+		the->preloadedKeys = the->keyIndex;
+	}
+	the->heapPeak = sim_heap_used(the);
+	return the;
 }
 
 int sim_abort_status(txMachine *the)
@@ -304,6 +500,9 @@ int sim_abort_status(txMachine *the)
 
 void sim_memory(txMachine *the, struct sim_memory *m)
 {
+	m->heap_size = the->heapBudget;
+	m->heap_used = sim_heap_used(the);
+	m->heap_peak = the->heapPeak;
 	m->chunks_in_use = the->currentChunksSize;
 	m->chunks_peak = the->peakChunksSize;
 	m->chunks_reserved = the->maximumChunksSize;
@@ -311,4 +510,16 @@ void sim_memory(txMachine *the, struct sim_memory *m)
 	m->slots_peak = (size_t)the->peakHeapCount * sizeof(txSlot);
 	m->slots_reserved = (size_t)the->maximumHeapCount * sizeof(txSlot);
 	m->stack_bytes = (size_t)(the->stackTop - the->stackBottom) * sizeof(txSlot);
+	m->keys_used = (size_t)(the->keyIndex - the->preloadedKeys);
+	m->keys_available = (size_t)(the->keyCount - the->preloadedKeys);
+	m->live_bytes = the->currentChunksSize + (size_t)the->currentHeapCount * sizeof(txSlot) + m->stack_bytes;
+	m->live_bytes = m->live_bytes > the->preloadedLive ? m->live_bytes - the->preloadedLive : 0;
+	m->preloaded_bytes = the->preloadedBytes;
+}
+
+void sim_memory_reset_peak(xsMachine *the)
+{
+	the->heapPeak = sim_heap_used(the);
+	the->peakChunksSize = the->currentChunksSize;
+	the->peakHeapCount = the->currentHeapCount;
 }

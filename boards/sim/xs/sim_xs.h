@@ -43,8 +43,13 @@
 /*
  * promiseJobs: set by fxQueuePromiseJobs, drained by the loop.
  * abortStatus: non-zero once the machine hit a fatal condition.
- * chunkBytes/slotBytes: what the engine holds from the C heap, for
- * "show memory".
+ * chunkBytes/slotBytes: what the engine holds from the C heap (the stack
+ * included), never given back while the machine lives.
+ * preloadedBytes: what is live once the preloaded modules have run (flash
+ * on the board). heapBudget: the board's creation.static; from then on the
+ * engine may hold at most preloadedBytes + heapBudget, as the board's XS
+ * may take at most creation.static bytes of RAM. heapPeak: the most it held
+ * beyond preloadedBytes. preloadedKeys: the keys the preloaded modules made.
  */
 #define mxMachinePlatform \
 	void* waiterCondition; \
@@ -53,7 +58,12 @@
 	int promiseJobs; \
 	int abortStatus; \
 	size_t chunkBytes; \
-	size_t slotBytes;
+	size_t slotBytes; \
+	size_t preloadedBytes; \
+	size_t preloadedLive; \
+	size_t heapBudget; \
+	size_t heapPeak; \
+	int preloadedKeys;
 
 #if INTPTR_MAX == INT64_MAX
 	#define mx32bitID 1
