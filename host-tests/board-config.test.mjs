@@ -11,6 +11,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
+import { spawnSync } from "node:child_process";
 import { NEEDS_ESP_IDF, TOP } from "../tools/xtensa-check.mjs";
 
 const read = (file) => fs.readFileSync(path.join(TOP, file), "utf8");
@@ -266,4 +267,16 @@ test("board manifests: every pin, quoted strings, the PHY's component, no GPIO u
 			assert.ok(b[key] < 34, `${board}: ${key} on GPIO${b[key]}, which is input only`);
 	}
 	assert.equal(names.size, BOARDS.length);
+});
+
+// Moddable SDK 8.2.3's mcconfig runs tsc with --target es2025 --lib es2025:
+// TypeScript 5.9 (the project's own, package.json) rejects those (TS6046),
+// TypeScript 6 takes them. The sources must type-check that way too.
+test("the TypeScript sources type-check with TypeScript 6 at es2025, as Moddable 8.2.3 compiles them", { timeout: 120000 }, () => {
+	const tsc = path.join(TOP, "build/ts6/node_modules/.bin/tsc");
+	assert.ok(fs.existsSync(tsc), "TypeScript 6 is not installed (bash tools/setup.sh, or bash tools/fetch-typescript6.sh)");
+	// ignoreDeprecations: tsconfig.json's baseUrl, which TypeScript 6 deprecates, is the project's, not Moddable's.
+	const result = spawnSync(tsc, ["--noEmit", "-p", "tsconfig.json", "--target", "es2025", "--lib", "es2025", "--ignoreDeprecations", "6.0"],
+		{ cwd: TOP, encoding: "utf8", timeout: 110000 });
+	assert.equal(result.status, 0, result.stdout + result.stderr);
 });
