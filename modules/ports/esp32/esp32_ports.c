@@ -65,6 +65,7 @@ struct esp32_port {
 
 static struct esp32_port gHw[ESP32_PORT_HW_COUNT];
 static struct esp32_port *gRole[ROUTER_PORT_COUNT];
+static esp_event_handler_instance_t gEthEvents;
 static int gStarted;
 static int gResult;
 static const char *gError;
@@ -361,7 +362,8 @@ int esp32_ports_start(void)
 	err = esp_event_loop_create_default();
 	if (err != ESP_OK && err != ESP_ERR_INVALID_STATE)
 		fail("cannot create the default event loop");
-	esp_event_handler_register(ETH_EVENT, ESP_EVENT_ANY_ID, eth_event, NULL);
+	if (esp_event_handler_instance_register(ETH_EVENT, ESP_EVENT_ANY_ID, eth_event, NULL, &gEthEvents) != ESP_OK)
+		fail("cannot follow Ethernet link events");
 
 	wan = esp32_ports_wan_hw();
 	gRole[ROUTER_PORT_WAN] = &gHw[wan];
