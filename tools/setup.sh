@@ -60,4 +60,5 @@ fi
 
 bash tools/fetch-xs.sh
 bash tools/fetch-lwip.sh
+bash tools/fetch-typescript6.sh
 echo "setup: done"

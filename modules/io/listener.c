@@ -119,8 +119,8 @@ static struct listener *handle_arg(xsMachine *the, int open)
 	return l;
 }
 
-/* xs_listener_open(notify, port, address) -> handle */
-void xs_listener_open(xsMachine *the)
+/* xs_router_listener_open(notify, port, address) -> handle */
+void xs_router_listener_open(xsMachine *the)
 {
 	char text[IP4ADDR_STRLEN_MAX];
 	ip_addr_t address;
@@ -183,8 +183,8 @@ void xs_listener_open(xsMachine *the)
 	io_notify_set(&l->notify, the, xsArg(0));
 }
 
-/* xs_listener_read(handle) -> TCP socket handle, or undefined */
-void xs_listener_read(xsMachine *the)
+/* xs_router_listener_read(handle) -> TCP socket handle, or undefined */
+void xs_router_listener_read(xsMachine *the)
 {
 	struct listener *l = handle_arg(the, 1);
 	struct tcp_socket *s = NULL;
@@ -203,15 +203,15 @@ void xs_listener_read(xsMachine *the)
 	ROUTER_LWIP_UNLOCK();
 }
 
-/* xs_listener_port(handle) -> the bound port (useful after port 0) */
-void xs_listener_port(xsMachine *the)
+/* xs_router_listener_port(handle) -> the bound port (useful after port 0) */
+void xs_router_listener_port(xsMachine *the)
 {
 	struct listener *l = handle_arg(the, 0);
 	xsResult = xsInteger(l ? l->port : 0);
 }
 
-/* xs_listener_close(handle): idempotent; queued connections are reset */
-void xs_listener_close(xsMachine *the)
+/* xs_router_listener_close(handle): idempotent; queued connections are reset */
+void xs_router_listener_close(xsMachine *the)
 {
 	struct listener *l = handle_arg(the, 0);
 	if (!l)

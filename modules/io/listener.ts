@@ -8,10 +8,10 @@ import { checkFormat, checkPort, countNotify } from "router/io-options";
 
 type Handle = object;
 
-const open = native("xs_listener_open") as (notify: ((count: number) => void) | undefined, port: number, address: string) => Handle;
-const accept = native("xs_listener_read") as (handle: Handle) => object | undefined;
-const port = native("xs_listener_port") as (handle: Handle) => number;
-const close = native("xs_listener_close") as (handle: Handle) => void;
+const open = native("xs_router_listener_open") as (notify: ((count: number) => void) | undefined, port: number, address: string) => Handle;
+const accept = native("xs_router_listener_read") as (handle: Handle) => object | undefined;
+const port = native("xs_router_listener_port") as (handle: Handle) => number;
+const close = native("xs_router_listener_close") as (handle: Handle) => void;
 
 export interface Options {
 	port?: number;

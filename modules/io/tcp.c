@@ -464,8 +464,8 @@ static struct tcp_socket *handle_arg(xsMachine *the, int open)
 	return s;
 }
 
-/* xs_tcp_connect(notify, address, port, nodelay) -> handle */
-void xs_tcp_connect(xsMachine *the)
+/* xs_router_tcp_connect(notify, address, port, nodelay) -> handle */
+void xs_router_tcp_connect(xsMachine *the)
 {
 	char text[IP4ADDR_STRLEN_MAX];
 	ip_addr_t address;
@@ -520,10 +520,10 @@ void xs_tcp_connect(xsMachine *the)
 }
 
 /*
- * xs_tcp_adopt(handle, notify, nodelay): a new owner (`from`) for a socket.
+ * xs_router_tcp_adopt(handle, notify, nodelay): a new owner (`from`) for a socket.
  * It hears at once about what happened before it took over.
  */
-void xs_tcp_adopt(xsMachine *the)
+void xs_router_tcp_adopt(xsMachine *the)
 {
 	struct tcp_socket *volatile found = NULL;
 	volatile int valid = 0;
@@ -559,8 +559,8 @@ void xs_tcp_adopt(xsMachine *the)
 	ROUTER_LWIP_UNLOCK();
 }
 
-/* xs_tcp_read(handle, count) -> ArrayBuffer of at most count bytes, or undefined */
-void xs_tcp_read(xsMachine *the)
+/* xs_router_tcp_read(handle, count) -> ArrayBuffer of at most count bytes, or undefined */
+void xs_router_tcp_read(xsMachine *the)
 {
 	struct tcp_socket *s = handle_arg(the, 1);
 	xsIntegerValue want = -1;
@@ -596,8 +596,8 @@ void xs_tcp_read(xsMachine *the)
 	ROUTER_LWIP_UNLOCK();
 }
 
-/* xs_tcp_write(handle, ArrayBuffer, offset, length) */
-void xs_tcp_write(xsMachine *the)
+/* xs_router_tcp_write(handle, ArrayBuffer, offset, length) */
+void xs_router_tcp_write(xsMachine *the)
 {
 	struct tcp_socket *s = handle_arg(the, 1);
 	xsIntegerValue size = xsGetArrayBufferLength(xsArg(1));
@@ -657,8 +657,8 @@ void xs_tcp_write(xsMachine *the)
 		xsUnknownError("tcp: write failed (lwIP error %d)", (int)err);
 }
 
-/* xs_tcp_close(handle): idempotent */
-void xs_tcp_close(xsMachine *the)
+/* xs_router_tcp_close(handle): idempotent */
+void xs_router_tcp_close(xsMachine *the)
 {
 	struct tcp_socket *s = handle_arg(the, 0);
 	if (!s)
@@ -669,8 +669,8 @@ void xs_tcp_close(xsMachine *the)
 	ROUTER_LWIP_UNLOCK();
 }
 
-/* xs_tcp_remote(handle) -> [address, port] */
-void xs_tcp_remote(xsMachine *the)
+/* xs_router_tcp_remote(handle) -> [address, port] */
+void xs_router_tcp_remote(xsMachine *the)
 {
 	struct tcp_socket *s = handle_arg(the, 0);
 	char text[IP4ADDR_STRLEN_MAX];
@@ -690,8 +690,8 @@ void xs_tcp_remote(xsMachine *the)
 	xsSetIndex(xsResult, 1, xsInteger(port));
 }
 
-/* xs_tcp_stats() -> { deferred, lingered }: for diagnostics, not ECMA-419 */
-void xs_tcp_stats(xsMachine *the)
+/* xs_router_tcp_stats() -> { deferred, lingered }: for diagnostics, not ECMA-419 */
+void xs_router_tcp_stats(xsMachine *the)
 {
 	/* Both counted in this task alone. */
 	xsResult = xsNewObject();

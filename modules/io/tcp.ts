@@ -13,12 +13,12 @@ type Handle = object;
 type Notify = (kind: number, value: number) => void;
 type Bytes = ArrayBuffer | ArrayBufferView;
 
-const connect = native("xs_tcp_connect") as (notify: Notify | undefined, address: string, port: number, nodelay: boolean) => Handle;
-const adopt = native("xs_tcp_adopt") as (handle: Handle, notify: Notify | undefined, nodelay: boolean) => void;
-const read = native("xs_tcp_read") as (handle: Handle, count: number | undefined) => ArrayBuffer | undefined;
-const write = native("xs_tcp_write") as (handle: Handle, buffer: ArrayBuffer, offset: number, length: number) => void;
-const close = native("xs_tcp_close") as (handle: Handle) => void;
-const remote = native("xs_tcp_remote") as (handle: Handle) => [string, number] | undefined;
+const connect = native("xs_router_tcp_connect") as (notify: Notify | undefined, address: string, port: number, nodelay: boolean) => Handle;
+const adopt = native("xs_router_tcp_adopt") as (handle: Handle, notify: Notify | undefined, nodelay: boolean) => void;
+const read = native("xs_router_tcp_read") as (handle: Handle, count: number | undefined) => ArrayBuffer | undefined;
+const write = native("xs_router_tcp_write") as (handle: Handle, buffer: ArrayBuffer, offset: number, length: number) => void;
+const close = native("xs_router_tcp_close") as (handle: Handle) => void;
+const remote = native("xs_router_tcp_remote") as (handle: Handle) => [string, number] | undefined;
 
 /* Event kinds and onError reasons as tcp.c numbers them. */
 const READABLE = 1, WRITABLE = 2, ERROR = 4;

@@ -169,8 +169,8 @@ static int interface_arg(xsMachine *the, int index)
 	return -1;
 }
 
-/* xs_udp_open(notify, port, address, multicast, timeToLive, interface) -> handle */
-void xs_udp_open(xsMachine *the)
+/* xs_router_udp_open(notify, port, address, multicast, timeToLive, interface) -> handle */
+void xs_router_udp_open(xsMachine *the)
 {
 	ip_addr_t local;
 	ip4_addr_t group;
@@ -250,8 +250,8 @@ void xs_udp_open(xsMachine *the)
 	io_notify_set(&u->notify, the, xsArg(0));
 }
 
-/* xs_udp_read(handle) -> ArrayBuffer with .address and .port, or undefined */
-void xs_udp_read(xsMachine *the)
+/* xs_router_udp_read(handle) -> ArrayBuffer with .address and .port, or undefined */
+void xs_router_udp_read(xsMachine *the)
 {
 	struct udp_socket *u = handle_arg(the, 1);
 	struct pbuf *p = NULL;
@@ -297,8 +297,8 @@ void xs_udp_read(xsMachine *the)
 	ROUTER_LWIP_UNLOCK();
 }
 
-/* xs_udp_write(handle, ArrayBuffer, offset, length, address, port) */
-void xs_udp_write(xsMachine *the)
+/* xs_router_udp_write(handle, ArrayBuffer, offset, length, address, port) */
+void xs_router_udp_write(xsMachine *the)
 {
 	struct udp_socket *u = handle_arg(the, 1);
 	xsIntegerValue size = xsGetArrayBufferLength(xsArg(1));
@@ -344,8 +344,8 @@ void xs_udp_write(xsMachine *the)
 		u->unsent++;
 }
 
-/* xs_udp_close(handle): idempotent */
-void xs_udp_close(xsMachine *the)
+/* xs_router_udp_close(handle): idempotent */
+void xs_router_udp_close(xsMachine *the)
 {
 	struct udp_socket *u = handle_arg(the, 0);
 	if (!u)
@@ -356,8 +356,8 @@ void xs_udp_close(xsMachine *the)
 	ROUTER_LWIP_UNLOCK();
 }
 
-/* xs_udp_info(handle) -> { port, dropped, unsent } */
-void xs_udp_info(xsMachine *the)
+/* xs_router_udp_info(handle) -> { port, dropped, unsent } */
+void xs_router_udp_info(xsMachine *the)
 {
 	struct udp_socket *u = handle_arg(the, 1);
 	uint16_t port;

@@ -16,11 +16,11 @@ type Bytes = ArrayBuffer | ArrayBufferView;
 export type Datagram = ArrayBuffer & { address: string; port: number };
 export type Interface = "lan" | "wan";
 
-const open = native("xs_udp_open") as (notify: ((count: number) => void) | undefined, port: number, address: string | undefined, multicast: string | undefined, ttl: number, iface: Interface | undefined) => Handle;
-const read = native("xs_udp_read") as (handle: Handle) => Datagram | undefined;
-const write = native("xs_udp_write") as (handle: Handle, buffer: ArrayBuffer, offset: number, length: number, address: string, port: number) => void;
-const close = native("xs_udp_close") as (handle: Handle) => void;
-const info = native("xs_udp_info") as (handle: Handle) => { port: number; dropped: number; unsent: number };
+const open = native("xs_router_udp_open") as (notify: ((count: number) => void) | undefined, port: number, address: string | undefined, multicast: string | undefined, ttl: number, iface: Interface | undefined) => Handle;
+const read = native("xs_router_udp_read") as (handle: Handle) => Datagram | undefined;
+const write = native("xs_router_udp_write") as (handle: Handle, buffer: ArrayBuffer, offset: number, length: number, address: string, port: number) => void;
+const close = native("xs_router_udp_close") as (handle: Handle) => void;
+const info = native("xs_router_udp_info") as (handle: Handle) => { port: number; dropped: number; unsent: number };
 
 export interface Options {
 	port?: number;

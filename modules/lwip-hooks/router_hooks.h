@@ -1,7 +1,10 @@
 /*
- * The hook lwIP calls for every IPv4 packet received on any port, before
- * its own processing (LWIP_HOOK_IP4_INPUT). Shared by the simulator and the
- * ESP32 build (ESP_IDF_LWIP_HOOK_FILENAME points here).
+ * The hook every IPv4 packet received on any port passes through, before
+ * lwIP's own processing. Shared by the simulator and the ESP32 build; what
+ * calls it differs: in the simulator lwIP itself, from ip4_input()
+ * (LWIP_HOOK_IP4_INPUT in boards/sim/lwip/lwipopts.h), on the ESP32 the
+ * ports' input function, router_ethernet_input() (router_ethernet.h),
+ * because ESP-IDF's prebuilt lwIP has no such hook.
  */
 #ifndef ROUTER_HOOKS_H
 #define ROUTER_HOOKS_H

@@ -13,11 +13,14 @@
 #include "napt_lwip.h"
 
 #include "lwip/ip4_addr.h"
+#include "lwip/sys.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(ESP_PLATFORM)
+/* Moddable's ESP32 build defines ESP32 (and ESP-IDF's ESP_PLATFORM): the hardware generator. */
+#if defined(ESP_PLATFORM) || defined(ESP32)
+#define NAPT_HARDWARE_RANDOM 1
 #include "esp_random.h"
 #endif
 
@@ -167,11 +170,11 @@ static int has(xsMachine *the, xsSlot object, const char *name)
  */
 static uint32_t boot_seed(void)
 {
-	uint32_t seed = modMilliseconds();
+	uint32_t seed = sys_now();
 	uint64_t where = (uint64_t)(uintptr_t)&seed;
 	seed ^= (uint32_t)where ^ (uint32_t)(where >> 32);
 	seed ^= (uint32_t)random() * 0x9e3779b9u;
-#if defined(ESP_PLATFORM)
+#ifdef NAPT_HARDWARE_RANDOM
 	seed ^= esp_random();
 #endif
 	/* murmur3's finalizer: every input bit reaches every output bit. */

@@ -266,8 +266,14 @@ int napt_lwip_input(struct pbuf *p, struct netif *inp)
 		if (inet_chksum(ip, ihl) != 0)
 			return 0;
 		whole = ip4_reass(p);
-		if (whole)
-			ip4_input(whole, inp);   /* comes back through this hook in one piece */
+		if (whole) {
+#ifndef LWIP_HOOK_IP4_INPUT
+			/* lwIP calls no hook from ip4_input() (ESP-IDF, router_ethernet.h): translate the whole here. */
+			if (napt_lwip_input(whole, inp))
+				return 1;
+#endif
+			ip4_input(whole, inp);   /* with the hook compiled into lwIP, comes back through it in one piece */
+		}
 		return 1;
 	}
 

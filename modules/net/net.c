@@ -247,96 +247,161 @@ static void set_address(xsMachine *the, const char *name, const ip4_addr_t *a)
 	xsSet(xsResult, xsID(name), xsString(text));
 }
 
-/* xs_net_status(role) -> { device, mac, link, up, address, netmask, gateway, dhcp, dns, counters } */
+/* What xs_net_status reports, copied under the lock; JavaScript values are made after it. */
+struct port_snapshot {
+	const char *device;
+	const char *dhcp_state;
+	u8_t hwaddr[6];
+	u8_t link, up, bound;
+	u16_t mtu;
+	ip4_addr_t address, netmask, gateway, dhcp_server;
+	u32_t lease_seconds;
+	ip4_addr_t dns[DNS_MAX_SERVERS];
+	int dns_count;
+	struct router_port_counters counters;
+	uint32_t ip4_input;
+};
+
+static void snapshot(enum router_port_role role, struct netif *netif, struct port_snapshot *s)
+{
+	struct dhcp *dhcp = netif_dhcp_data(netif);
+	s->device = router_port_device(role);
+	s->dhcp_state = dhcp_state_name(netif);
+	memcpy(s->hwaddr, netif->hwaddr, sizeof(s->hwaddr));
+	s->link = netif_is_link_up(netif) ? 1 : 0;
+	s->up = netif_is_up(netif) ? 1 : 0;
+	s->mtu = netif->mtu;
+	ip4_addr_copy(s->address, *netif_ip4_addr(netif));
+	ip4_addr_copy(s->netmask, *netif_ip4_netmask(netif));
+	ip4_addr_copy(s->gateway, *netif_ip4_gw(netif));
+	s->bound = dhcp && dhcp->state == DHCP_STATE_BOUND;
+	if (s->bound) {
+		ip4_addr_copy(s->dhcp_server, *ip_2_ip4(&dhcp->server_ip_addr));
+		s->lease_seconds = dhcp->offered_t0_lease;
+	}
+	s->dns_count = 0;
+	if (role == ROUTER_PORT_WAN) {
+		for (u8_t i = 0; i < DNS_MAX_SERVERS; i++) {
+			const ip_addr_t *server = dns_getserver(i);
+			if (!ip_addr_isany(server))
+				ip4_addr_copy(s->dns[s->dns_count++], *ip_2_ip4(server));
+		}
+	}
+	router_port_counters(role, &s->counters);
+	s->ip4_input = router_hook_ip4_packets[role];
+}
+
+/*
+ * xs_net_status(role) -> { device, mac, link, up, address, netmask, gateway, dhcp, dns, counters }
+ * Nothing calls into XS under the lock: an allocation may collect, and a
+ * collected socket's destructor takes the lock itself.
+ */
 void xs_net_status(xsMachine *the)
 {
 	enum router_port_role role = role_arg(the, 0);
 	struct netif *netif = port_arg(the, 0);
-	struct dhcp *dhcp;
-	struct router_port_counters c;
+	struct port_snapshot s;
 	char mac[18];
+	ROUTER_LWIP_LOCK();
+	snapshot(role, netif, &s);
+	ROUTER_LWIP_UNLOCK();
+
 	xsVars(2);
 	xsResult = xsNewObject();
-	ROUTER_LWIP_LOCK();
-	xsSet(xsResult, xsID("device"), xsString(router_port_device(role)));
+	xsSet(xsResult, xsID("device"), xsString(s.device));
 	for (int i = 0; i < 6; i++) {
 		static const char hex[] = "0123456789abcdef";
-		mac[i * 3] = hex[netif->hwaddr[i] >> 4];
-		mac[i * 3 + 1] = hex[netif->hwaddr[i] & 15];
+		mac[i * 3] = hex[s.hwaddr[i] >> 4];
+		mac[i * 3 + 1] = hex[s.hwaddr[i] & 15];
 		mac[i * 3 + 2] = i < 5 ? ':' : 0;
 	}
 	xsSet(xsResult, xsID("mac"), xsString(mac));
-	xsSet(xsResult, xsID("link"), xsBoolean(netif_is_link_up(netif)));
-	xsSet(xsResult, xsID("up"), xsBoolean(netif_is_up(netif)));
-	xsSet(xsResult, xsID("mtu"), xsInteger(netif->mtu));
-	set_address(the, "address", netif_ip4_addr(netif));
-	set_address(the, "netmask", netif_ip4_netmask(netif));
-	set_address(the, "gateway", netif_ip4_gw(netif));
-	xsSet(xsResult, xsID("dhcp"), xsString(dhcp_state_name(netif)));
-	dhcp = netif_dhcp_data(netif);
-	if (dhcp && dhcp->state == DHCP_STATE_BOUND) {
-		char text[IP4ADDR_STRLEN_MAX];
-		ip4addr_ntoa_r(ip_2_ip4(&dhcp->server_ip_addr), text, sizeof(text));
-		xsSet(xsResult, xsID("dhcpServer"), xsString(text));
-		xsSet(xsResult, xsID("leaseSeconds"), xsNumber((double)dhcp->offered_t0_lease));
+	xsSet(xsResult, xsID("link"), xsBoolean(s.link));
+	xsSet(xsResult, xsID("up"), xsBoolean(s.up));
+	xsSet(xsResult, xsID("mtu"), xsInteger(s.mtu));
+	set_address(the, "address", &s.address);
+	set_address(the, "netmask", &s.netmask);
+	set_address(the, "gateway", &s.gateway);
+	xsSet(xsResult, xsID("dhcp"), xsString(s.dhcp_state));
+	if (s.bound) {
+		set_address(the, "dhcpServer", &s.dhcp_server);
+		xsSet(xsResult, xsID("leaseSeconds"), xsNumber((double)s.lease_seconds));
 	}
 	xsVar(0) = xsNewArray(0);
-	if (role == ROUTER_PORT_WAN) {
-		int n = 0;
-		for (u8_t i = 0; i < DNS_MAX_SERVERS; i++) {
-			const ip_addr_t *server = dns_getserver(i);
-			char text[IP4ADDR_STRLEN_MAX];
-			if (ip_addr_isany(server))
-				continue;
-			ip4addr_ntoa_r(ip_2_ip4(server), text, sizeof(text));
-			xsSetIndex(xsVar(0), n++, xsString(text));
-		}
+	for (int i = 0; i < s.dns_count; i++) {
+		char text[IP4ADDR_STRLEN_MAX];
+		ip4addr_ntoa_r(&s.dns[i], text, sizeof(text));
+		xsSetIndex(xsVar(0), i, xsString(text));
 	}
 	xsSet(xsResult, xsID("dns"), xsVar(0));
-	router_port_counters(role, &c);
 	xsVar(1) = xsNewObject();
-	xsSet(xsVar(1), xsID("rxFrames"), xsNumber((double)c.rx_frames));
-	xsSet(xsVar(1), xsID("rxBytes"), xsNumber((double)c.rx_bytes));
-	xsSet(xsVar(1), xsID("txFrames"), xsNumber((double)c.tx_frames));
-	xsSet(xsVar(1), xsID("txBytes"), xsNumber((double)c.tx_bytes));
-	xsSet(xsVar(1), xsID("rxDropped"), xsNumber((double)c.rx_dropped));
-	xsSet(xsVar(1), xsID("txErrors"), xsNumber((double)c.tx_errors));
-	xsSet(xsVar(1), xsID("ip4Input"), xsNumber((double)router_hook_ip4_packets[role]));
+	xsSet(xsVar(1), xsID("rxFrames"), xsNumber((double)s.counters.rx_frames));
+	xsSet(xsVar(1), xsID("rxBytes"), xsNumber((double)s.counters.rx_bytes));
+	xsSet(xsVar(1), xsID("txFrames"), xsNumber((double)s.counters.tx_frames));
+	xsSet(xsVar(1), xsID("txBytes"), xsNumber((double)s.counters.tx_bytes));
+	xsSet(xsVar(1), xsID("rxDropped"), xsNumber((double)s.counters.rx_dropped));
+	xsSet(xsVar(1), xsID("txErrors"), xsNumber((double)s.counters.tx_errors));
+	xsSet(xsVar(1), xsID("ip4Input"), xsNumber((double)s.ip4_input));
 	xsSet(xsResult, xsID("counters"), xsVar(1));
-	ROUTER_LWIP_UNLOCK();
 }
 
+/*
+ * lwIP counts its heap only where it manages one (MEM_STATS: not with
+ * MEM_LIBC_MALLOC, as in ESP-IDF) and its pools only where they are its own
+ * (MEMP_STATS: not with MEMP_MEM_MALLOC, as in ESP-IDF). The simulator has
+ * both; the board reports what it has, and an empty list otherwise.
+ */
+#if LWIP_STATS && MEMP_STATS
 /* Pool names, in lwIP's own order (the same X-macro lwIP builds its pools with). */
 static const char *const gPoolNames[] = {
 #define LWIP_MEMPOOL(name, num, size, desc) #name,
 #include "lwip/priv/memp_std.h"
 };
+#endif
 
-/* xs_net_pools() -> [{ name, used, max, available, errors }] including "HEAP" */
+#if LWIP_STATS && (MEM_STATS || MEMP_STATS)
+#define NET_POOLS_MAX (1 + MEMP_MAX)
+
+struct pool_snapshot {
+	const char *name;
+	struct stats_mem m;
+};
+
+static void push_pool(xsMachine *the, int index, const struct pool_snapshot *p)
+{
+	xsVar(0) = xsNewObject();
+	xsSet(xsVar(0), xsID("name"), xsString(p->name));
+	xsSet(xsVar(0), xsID("used"), xsNumber(p->m.used));
+	xsSet(xsVar(0), xsID("max"), xsNumber(p->m.max));
+	xsSet(xsVar(0), xsID("available"), xsNumber(p->m.avail));
+	xsSet(xsVar(0), xsID("errors"), xsNumber((double)p->m.err));
+	xsSetIndex(xsResult, index, xsVar(0));
+}
+#endif
+
+/* xs_net_pools() -> [{ name, used, max, available, errors }] including "HEAP", where lwIP counts them */
 void xs_net_pools(xsMachine *the)
 {
-	int n = 0;
 	xsVars(1);
 	xsResult = xsNewArray(0);
+#if LWIP_STATS && (MEM_STATS || MEMP_STATS)
+	static struct pool_snapshot pools[NET_POOLS_MAX];   /* XS task only; too big for its stack */
+	int n = 0;
 	ROUTER_LWIP_LOCK();
-	xsVar(0) = xsNewObject();
-	xsSet(xsVar(0), xsID("name"), xsString("HEAP"));
-	xsSet(xsVar(0), xsID("used"), xsNumber(lwip_stats.mem.used));
-	xsSet(xsVar(0), xsID("max"), xsNumber(lwip_stats.mem.max));
-	xsSet(xsVar(0), xsID("available"), xsNumber(lwip_stats.mem.avail));
-	xsSet(xsVar(0), xsID("errors"), xsNumber((double)lwip_stats.mem.err));
-	xsSetIndex(xsResult, n++, xsVar(0));
+#if MEM_STATS
+	pools[n].name = "HEAP";
+	pools[n++].m = lwip_stats.mem;
+#endif
+#if MEMP_STATS
 	for (int i = 0; i < MEMP_MAX; i++) {
-		const struct stats_mem *m = lwip_stats.memp[i];
-		if (!m)
-			continue;
-		xsVar(0) = xsNewObject();
-		xsSet(xsVar(0), xsID("name"), xsString(gPoolNames[i]));
-		xsSet(xsVar(0), xsID("used"), xsNumber(m->used));
-		xsSet(xsVar(0), xsID("max"), xsNumber(m->max));
-		xsSet(xsVar(0), xsID("available"), xsNumber(m->avail));
-		xsSet(xsVar(0), xsID("errors"), xsNumber((double)m->err));
-		xsSetIndex(xsResult, n++, xsVar(0));
+		if (lwip_stats.memp[i]) {
+			pools[n].name = gPoolNames[i];
+			pools[n++].m = *lwip_stats.memp[i];
+		}
 	}
+#endif
 	ROUTER_LWIP_UNLOCK();
+	for (int i = 0; i < n; i++)
+		push_pool(the, i, &pools[i]);
+#endif
 }

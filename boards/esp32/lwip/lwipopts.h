@@ -1,15 +1,18 @@
 /*
- * lwIP options as ESP-IDF v5.x builds them for this firmware, for the
+ * lwIP options as ESP-IDF v6.0 builds them for this firmware, for the
  * Xtensa compile check (tools/xtensa-check.mjs) only. On a board ESP-IDF
  * uses its own lwipopts.h (components/lwip/port/include), driven by
  * sdkconfig; boards/esp32/sdkconfig.defaults sets the options below, and
- * the check's test compares the two so they cannot drift apart.
+ * host-tests/board-config.test.mjs compares the two so they cannot drift
+ * apart. The check compiles against lwIP 2.1.3 (third_party/lwip); ESP-IDF
+ * v6.0's is esp-lwip 2.2: docs/esp32.md lists what our C uses of either.
  *
  * What is mirrored is what changes our code's view of lwIP: 32-bit
  * pointers and MEM_ALIGNMENT 4, an OS (NO_SYS 0, the tcpip thread and its
- * core lock), heap-backed pools, dual stack, which netif callbacks exist,
- * forwarding and fragments, and the input hook injected through
- * ESP_IDF_LWIP_HOOK_FILENAME.
+ * core lock), heap-backed heap and pools (so no MEM_STATS or MEMP_STATS),
+ * IPv4 only, which netif callbacks exist, forwarding and fragments, and no
+ * IPv4 input hook in lwIP itself: ESP-IDF's lwIP library is built without
+ * one, so the ports run it (modules/lwip-hooks/router_ethernet.c).
  */
 #ifndef ESP32_CHECK_LWIPOPTS_H
 #define ESP32_CHECK_LWIPOPTS_H
@@ -29,7 +32,7 @@
 #define MEM_ALIGNMENT               4
 
 #define LWIP_IPV4                   1
-#define LWIP_IPV6                   1   /* ESP-IDF's default; our code must build either way */
+#define LWIP_IPV6                   0   /* CONFIG_LWIP_IPV6=n */
 #define IP_FORWARD                  1   /* CONFIG_LWIP_IP_FORWARD=y */
 #define IP_NAPT                     0   /* CONFIG_LWIP_IPV4_NAPT is not set: ours does it */
 #define IP_REASSEMBLY               1   /* CONFIG_LWIP_IP4_REASSEMBLY=y */
@@ -55,6 +58,7 @@
 #define TCP_SND_BUF                 5760
 #define TCP_LISTEN_BACKLOG          1
 #define TCP_OVERSIZE                TCP_MSS
+#define TCP_QUEUE_OOSEQ             0   /* CONFIG_LWIP_TCP_QUEUE_OOSEQ=n */
 #define LWIP_TCP_KEEPALIVE          1
 #define SO_REUSE                    1
 
@@ -69,12 +73,11 @@
 
 #define LWIP_STATS                  1   /* CONFIG_LWIP_STATS=y: "show memory" reads lwip_stats */
 #define LWIP_STATS_DISPLAY          0
-#define MEM_STATS                   1
-#define MEMP_STATS                  1
-
-/* What CMake puts on the lwip component's command line (modules/lwip-hooks/esp-idf). */
-#define ESP_IDF_LWIP_HOOK_FILENAME  "router_lwip_hooks.h"
-#define LWIP_HOOK_FILENAME          ESP_IDF_LWIP_HOOK_FILENAME
+/*
+ * MEM_STATS and MEMP_STATS are left to lwIP's opt.h, which turns both off
+ * with MEM_LIBC_MALLOC and MEMP_MEM_MALLOC, as ESP-IDF builds it.
+ * LWIP_HOOK_IP4_INPUT is not defined: nothing of ESP-IDF's lwIP calls it.
+ */
 
 #define LWIP_DEBUG                  0
 

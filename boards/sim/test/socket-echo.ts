@@ -36,7 +36,7 @@ Net.configure("wan", { mode: "static", address: "198.51.100.2", netmask: "255.25
 
 const stats = { accepted: 0, open: 0, echoed: 0 };
 /* tcp.c's counts of its rare paths: writes that waited for lwIP memory, closes that waited on them. */
-const tcpStats = native("xs_tcp_stats") as () => { deferred: number; lingered: number };
+const tcpStats = native("xs_router_tcp_stats") as () => { deferred: number; lingered: number };
 
 function echoDatagrams(this: UDP, count: number): void {
 	for (let i = 0; i < count; i++) {

@@ -1,24 +1,37 @@
 /*
- * The ESP32's Ethernet ports (see esp32_ports.h). Written against ESP-IDF
- * v5.x's esp_eth API; the pins come from the board's manifest
+ * The ESP32's Ethernet ports (see esp32_ports.h), on ESP-IDF v6.0: the EMAC
+ * through ESP-IDF's own esp_eth driver, the LAN87xx / IP101 PHYs and the
+ * W5500 through Espressif's esp-eth-drivers components (espressif/lan87xx,
+ * espressif/ip101, espressif/w5500, which ESP-IDF v6.0 no longer carries;
+ * idf_component.yml beside this file and manifest.json's esp32
+ * "dependency" list name them). The pins come from the board's manifest
  * (boards/<board>/manifest.json, "defines" -> mc.defines.h MODDEF_BOARD_*).
  *
  * Threads: esp_eth's receive tasks call port_input(), which copies the
- * frame into a pbuf and hands it to the tcpip thread (tcpip_input), where
- * ethernet_input, our IPv4 hook and NAPT run. Transmit runs in the tcpip
- * thread. Link changes arrive on the default event loop and are applied in
- * the tcpip thread; the net module's netif callbacks then post them to
- * JavaScript, exactly as the simulator's TAP ports do.
+ * frame into a pbuf and hands it to lwIP with tcpip_inpkt(): in the tcpip
+ * thread, router_ethernet_input() runs the router's IPv4 hook (NAPT) and
+ * lwIP's own input (ESP-IDF's prebuilt lwIP calls no hook of ours).
+ * Transmit runs in the tcpip thread. Link changes arrive on the default
+ * event loop and are applied in the tcpip thread; the net module's netif
+ * callbacks then post them to JavaScript, exactly as the simulator's TAP
+ * ports do.
  */
 #include "esp32_ports.h"
 #include "ports.h"
+#include "router_ethernet.h"
 #include "mc.defines.h"
 
-#include "esp_eth.h"
+#include "esp_idf_version.h"
+#include "esp_eth_driver.h"
+#include "esp_eth_mac_esp.h"
+#include "esp_eth_phy.h"
+#include "esp_eth_phy_ip101.h"
+#include "esp_eth_phy_lan87xx.h"
+#include "esp_eth_mac_w5500.h"
+#include "esp_eth_phy_w5500.h"
 #include "esp_event.h"
 #include "esp_mac.h"
 #include "esp_netif.h"
-#include "esp_idf_version.h"
 #include "driver/gpio.h"
 #include "driver/spi_master.h"
 #include "freertos/FreeRTOS.h"
@@ -29,10 +42,14 @@
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/tcpip.h"
-#include "netif/ethernet.h"
 
+#include <stdbool.h>   /* board defines such as MODDEF_BOARD_WAN_ON_W5500 are (true) / (false) */
 #include <stdlib.h>
 #include <string.h>
+
+#if ESP_IDF_VERSION < ESP_IDF_VERSION_VAL(6, 0, 0)
+#error "natbridge's ESP32 ports need ESP-IDF v6.0 or later (docs/esp32.md)"
+#endif
 
 #define PORT_FRAME_MAX 1518
 
@@ -48,6 +65,7 @@ struct esp32_port {
 
 static struct esp32_port gHw[ESP32_PORT_HW_COUNT];
 static struct esp32_port *gRole[ROUTER_PORT_COUNT];
+static esp_event_handler_instance_t gEthEvents;
 static int gStarted;
 static int gResult;
 static const char *gError;
@@ -115,12 +133,22 @@ static esp_err_t port_input(esp_eth_handle_t eth, uint8_t *buffer, uint32_t leng
 	}
 	pbuf_take(p, buffer, (u16_t)length);
 	free(buffer);
-	/* netif->input is tcpip_input: queued for the tcpip thread. */
+	/* netif->input is port_netif_input: queued for the tcpip thread. */
 	if (port->netif.input(p, &port->netif) != ERR_OK) {
 		port->counters.rx_dropped++;
 		pbuf_free(p);
 	}
 	return ESP_OK;
+}
+
+/*
+ * The netif's input function (also what lwIP's loopback would use): the
+ * frame goes to router_ethernet_input() in the tcpip thread, or under the
+ * core lock with CONFIG_LWIP_TCPIP_CORE_LOCKING_INPUT.
+ */
+static err_t port_netif_input(struct pbuf *p, struct netif *inp)
+{
+	return tcpip_inpkt(p, inp, router_ethernet_input);
 }
 
 /* From the tcpip thread. */
@@ -212,13 +240,9 @@ static esp_eth_handle_t start_emac(void)
 	esp_eth_phy_t *phy;
 	esp_eth_handle_t eth = NULL;
 
-#if ESP_IDF_VERSION >= ESP_IDF_VERSION_VAL(5, 3, 0)
 	emac.smi_gpio.mdc_num = MODDEF_BOARD_EMAC_MDC;
 	emac.smi_gpio.mdio_num = MODDEF_BOARD_EMAC_MDIO;
-#else
-	emac.smi_mdc_gpio_num = MODDEF_BOARD_EMAC_MDC;
-	emac.smi_mdio_gpio_num = MODDEF_BOARD_EMAC_MDIO;
-#endif
+	/* v6.0 configures the RMII clock here only (its Kconfig options are gone). */
 	emac.clock_config.rmii.clock_mode = MODDEF_BOARD_EMAC_CLOCK_OUT ? EMAC_CLK_OUT : EMAC_CLK_EXT_IN;
 	emac.clock_config.rmii.clock_gpio = MODDEF_BOARD_EMAC_CLOCK_GPIO;
 	/*
@@ -233,7 +257,7 @@ static esp_eth_handle_t start_emac(void)
 
 	power_on(MODDEF_BOARD_EMAC_PHY_POWER);
 	mac = esp_eth_mac_new_esp32(&emac, &mac_config);
-	/* The board names its PHY ("lan87xx" or "ip101"); both drivers are in esp_eth. */
+	/* The board names its PHY ("lan87xx" or "ip101"), each an esp-eth-drivers component. */
 	if (!strcmp(MODDEF_BOARD_EMAC_PHY, "ip101"))
 		phy = esp_eth_phy_new_ip101(&phy_config);
 	else
@@ -288,9 +312,10 @@ static esp_eth_handle_t start_w5500(void)
 		fail("W5500: cannot initialize the SPI bus");
 		return NULL;
 	}
-	w5500.int_gpio_num = MODDEF_BOARD_W5500_INT;
-	if (w5500.int_gpio_num < 0)
-		w5500.poll_period_ms = 10;   /* no INT line wired: poll */
+	/* espressif/w5500 2.x: the settings common to WIZnet chips are under .base (wiznet_common). */
+	w5500.base.int_gpio_num = MODDEF_BOARD_W5500_INT;
+	if (w5500.base.int_gpio_num < 0)
+		w5500.base.poll_period_ms = 10;   /* no INT line wired: poll */
 	phy_config.reset_gpio_num = MODDEF_BOARD_W5500_RESET;
 	mac = esp_eth_mac_new_w5500(&w5500, &mac_config);
 	phy = esp_eth_phy_new_w5500(&phy_config);
@@ -311,7 +336,7 @@ static void attach(struct esp32_port *port, const uint8_t mac[6])
 	esp_eth_ioctl(port->eth, ETH_CMD_S_MAC_ADDR, (void *)mac);
 	esp_eth_update_input_path(port->eth, port_input, port);
 	LOCK_TCPIP_CORE();
-	if (netif_add_noaddr(&port->netif, port, port_netif_init, tcpip_input))
+	if (netif_add_noaddr(&port->netif, port, port_netif_init, port_netif_input))
 		port->attached = 1;
 	UNLOCK_TCPIP_CORE();
 	if (!port->attached) {
@@ -337,7 +362,8 @@ int esp32_ports_start(void)
 	err = esp_event_loop_create_default();
 	if (err != ESP_OK && err != ESP_ERR_INVALID_STATE)
 		fail("cannot create the default event loop");
-	esp_event_handler_register(ETH_EVENT, ESP_EVENT_ANY_ID, eth_event, NULL);
+	if (esp_event_handler_instance_register(ETH_EVENT, ESP_EVENT_ANY_ID, eth_event, NULL, &gEthEvents) != ESP_OK)
+		fail("cannot follow Ethernet link events");
 
 	wan = esp32_ports_wan_hw();
 	gRole[ROUTER_PORT_WAN] = &gHw[wan];

@@ -1,8 +1,9 @@
 /*
  * The ESP32's two Ethernet ports: the internal EMAC with its RMII PHY and a
- * W5500 on SPI, each through ESP-IDF's esp_eth driver, each attached to an
- * lwIP netif of our own (not esp_netif's), so that the net module, NAPT and
- * the hook see the same ports.h interface as in the simulator.
+ * W5500 on SPI, each through ESP-IDF v6.0's esp_eth driver (the PHY and
+ * W5500 drivers from Espressif's esp-eth-drivers components), each attached
+ * to an lwIP netif of our own (not esp_netif's), so that the net module,
+ * NAPT and the IPv4 hook see the same ports.h interface as in the simulator.
  */
 #ifndef ESP32_PORTS_H
 #define ESP32_PORTS_H
@@ -26,7 +27,8 @@ const char *esp32_ports_error(void);
 
 /*
  * Which hardware is the WAN port: the board's default (MODDEF_BOARD_WAN_ON_W5500)
- * unless NVS namespace "board", key "wan" says "emac" or "w5500". A change
+ * unless NVS namespace "board", key "wan" holds the string "emac" or "w5500"
+ * (what Moddable's Preference.set("board", "wan", "w5500") writes). A change
  * applies at the next restart; factory reset (erasing NVS) restores the
  * board's default.
  */

@@ -1,12 +1,19 @@
 /*
  * The "platform" module's host side on the ESP32: bring-up of the ports,
- * reboot, factory reset (NVS erase), uptime, XS memory, hardware random.
+ * board name, reboot, factory reset (NVS erase), uptime, XS memory,
+ * hardware random. Written against XS's public API (xs.h, through
+ * router_host.h); the machine's memory figures come from xs_memory.c.
  */
-#include "xsAll.h"
-#include "xsmc.h"
+#include "router_host.h"
+/*
+ * Moddable's own declarations after ours: a modMessagePostToMachine()
+ * prototype in router_host.h that disagreed with Moddable's would stop the
+ * build here.
+ */
 #include "xsHost.h"
 #include "mc.defines.h"
 #include "esp32_ports.h"
+#include "xs_memory.h"
 
 #include "esp_random.h"
 #include "esp_system.h"
@@ -48,21 +55,23 @@ void xs_platform_uptime(xsMachine *the)
 	xsResult = xsNumber((double)(esp_timer_get_time() / 1000));
 }
 
-static void set_number(xsMachine *the, const char *name, double value)
+static void set_number(xsMachine *the, const char *name, size_t value)
 {
-	xsSet(xsResult, xsID(name), xsNumber(value));
+	xsSet(xsResult, xsID(name), xsNumber((double)value));
 }
 
 void xs_platform_memory(xsMachine *the)
 {
+	struct esp32_xs_memory m;
+	esp32_xs_memory(the, &m);
 	xsResult = xsNewObject();
-	set_number(the, "chunksInUse", (double)the->currentChunksSize);
-	set_number(the, "chunksPeak", (double)the->peakChunksSize);
-	set_number(the, "chunksReserved", (double)the->maximumChunksSize);
-	set_number(the, "slotsInUse", (double)the->currentHeapCount * sizeof(txSlot));
-	set_number(the, "slotsPeak", (double)the->peakHeapCount * sizeof(txSlot));
-	set_number(the, "slotsReserved", (double)the->maximumHeapCount * sizeof(txSlot));
-	set_number(the, "stack", (double)((char *)the->stackTop - (char *)the->stackBottom));
+	set_number(the, "chunksInUse", m.chunks_in_use);
+	set_number(the, "chunksPeak", m.chunks_peak);
+	set_number(the, "chunksReserved", m.chunks_reserved);
+	set_number(the, "slotsInUse", m.slots_in_use);
+	set_number(the, "slotsPeak", m.slots_peak);
+	set_number(the, "slotsReserved", m.slots_reserved);
+	set_number(the, "stack", m.stack);
 }
 
 void xs_platform_gc(xsMachine *the)

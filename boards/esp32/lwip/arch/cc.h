@@ -1,6 +1,7 @@
 /*
  * lwIP architecture glue for the Xtensa compile check: 32-bit, little
- * endian, picolibc's headers. Nothing here runs on a board (ESP-IDF has its
+ * endian, picolibc's headers (ESP-IDF v6.0's default C library; the firmware
+ * selects newlib, whose types our code sees the same way). Nothing here runs on a board (ESP-IDF has its
  * own port/esp32xx/include/arch/cc.h); it only has to describe the same
  * machine so that structure layouts and types come out as they do there.
  */
@@ -13,7 +14,10 @@
 #include <errno.h>
 #include <sys/time.h>
 
+/* picolibc defines it outside strict ISO modes (-std=gnu2x); both say little endian. */
+#ifndef BYTE_ORDER
 #define BYTE_ORDER LITTLE_ENDIAN
+#endif
 #define LWIP_TIMEVAL_PRIVATE 0
 #define LWIP_ERRNO_STDINCLUDE 1
 

@@ -1,0 +1,21 @@
+/*
+ * The XS machine's memory figures for "show memory", read from XS's own
+ * machine structure (xsAll.h). Kept apart from platform.c: xsAll.h is XS's
+ * internal header, which platform.c, written against the public xs.h API,
+ * must not mix with.
+ */
+#ifndef ESP32_XS_MEMORY_H
+#define ESP32_XS_MEMORY_H
+
+#include <stddef.h>
+
+struct esp32_xs_memory {
+	size_t chunks_in_use, chunks_peak, chunks_reserved;
+	size_t slots_in_use, slots_peak, slots_reserved;   /* bytes */
+	size_t stack;                                      /* bytes */
+};
+
+/* machine: the xsMachine (txMachine) of the calling host function. */
+void esp32_xs_memory(void *machine, struct esp32_xs_memory *out);
+
+#endif
