@@ -13,6 +13,7 @@ import { startSipAlg } from "sipalg/sipalg-commands";
 import { PRODUCT, VERSION } from "version";
 
 export default function main(): void {
+	const portWarnings = Platform.start();
 	const loaded = Config.load();
 	const router = new Router(loaded);
 	const console = new LineConsole(Platform.consoleEcho, (line) => {
@@ -26,7 +27,7 @@ export default function main(): void {
 
 	console.print("");
 	console.print(`${PRODUCT} ${VERSION} (${Platform.name}: ${Platform.description})`);
-	for (const warning of Platform.bootWarnings())
+	for (const warning of [...portWarnings, ...Platform.bootWarnings()])
 		console.print(`warning: ${warning}`);
 	if (loaded.warning)
 		console.print(`warning: ${loaded.warning}`);

@@ -43,6 +43,8 @@ const Platform = Object.freeze({
 	description: "host simulator (TAP ports)",
 	/* The terminal on stdin echoes what is typed; a UART console must echo itself. */
 	consoleEcho: false,
+	/* Bring the ports up: the simulator's are up before XS starts. */
+	start: (): string[] => [],
 	restart,
 	erasePreferences: erase,
 	uptime,

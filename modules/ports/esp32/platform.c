@@ -65,6 +65,13 @@ void xs_platform_memory(xsMachine *the)
 	struct esp32_xs_memory m;
 	esp32_xs_memory(the, &m);
 	xsResult = xsNewObject();
+	set_number(the, "heapSize", m.heap_size);
+	set_number(the, "heapUsed", m.heap_used);
+	set_number(the, "heapPeak", m.heap_used);
+	set_number(the, "live", m.live);
+	set_number(the, "keysUsed", m.keys_used);
+	set_number(the, "keysAvailable", m.keys_available);
+	set_number(the, "preloaded", 0);   /* in flash: the preparation, not counted here */
 	set_number(the, "chunksInUse", m.chunks_in_use);
 	set_number(the, "chunksPeak", m.chunks_peak);
 	set_number(the, "chunksReserved", m.chunks_reserved);

@@ -1,17 +1,12 @@
 /*
  * The "platform" module for the ESP32 boards: the same shape as the
- * simulator's (boards/sim/platform.ts). Loading it brings the two Ethernet
- * ports up (modules/ports/esp32), before the router configures them.
+ * simulator's (boards/sim/platform.ts). It is preloaded (built at build
+ * time), so it calls no native code when loaded: start() brings the two
+ * Ethernet ports up (modules/ports/esp32) at boot, before the router
+ * configures them.
  */
-export interface XsMemory {
-	chunksInUse: number;
-	chunksPeak: number;
-	chunksReserved: number;
-	slotsInUse: number;
-	slotsPeak: number;
-	slotsReserved: number;
-	stack: number;
-}
+import type { XsMemory } from "../../../boards/sim/platform";
+export type { XsMemory };
 
 const startPorts = native("xs_esp32_ports_start") as () => string | undefined;
 const board = native("xs_platform_board") as () => string;
@@ -22,11 +17,19 @@ const memory = native("xs_platform_memory") as () => XsMemory;
 const gc = native("xs_platform_gc") as () => void;
 const random = native("xs_platform_random") as () => number;
 
-const portError = startPorts();
-const warnings: string[] = portError ? [`ports: ${portError}`] : [];
+let warnings: string[] | undefined;
+
+/* Once per boot; what went wrong, for the banner. */
+function start(): string[] {
+	if (!warnings) {
+		const portError = startPorts();
+		warnings = portError ? [`ports: ${portError}`] : [];
+	}
+	return warnings.slice();
+}
 
 const Platform = Object.freeze({
-	name: board(),
+	get name(): string { return board(); },
 	description: "ESP32, EMAC + W5500 Ethernet ports",
 	/* A UART console: the terminal does not echo, so the console must. */
 	consoleEcho: true,
@@ -35,7 +38,10 @@ const Platform = Object.freeze({
 	uptime,
 	memory,
 	gc,
-	bootWarnings: (): string[] => warnings.slice(),
+	start,
+	resetPeak: (): void => { /* the board's heap only grows: what it holds is its peak */ },
+	/* The ports' problems come from start(); nothing else is found before JavaScript runs. */
+	bootWarnings: (): string[] => [],
 	random,
 });
 
