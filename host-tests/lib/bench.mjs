@@ -133,6 +133,14 @@ class SimConsole {
 	}
 }
 
+// A port's MAC from show interfaces ("wan: tap:rtr-wan mac 02:... link up ...").
+export function parseMacs(interfaces) {
+	const macs = {};
+	for (const m of interfaces.matchAll(/^(wan|lan): \S+ mac ([0-9a-f]{2}(?::[0-9a-f]{2}){5}) /gm))
+		macs[m[1]] = m[2];
+	return macs;
+}
+
 export async function startBench({ prefs, main = "main", attach = true, waitForPrompt = true } = {}) {
 	if (!fs.existsSync(SIM))
 		throw new Error(`no simulator at ${SIM}: run node tools/build-sim.mjs`);
@@ -236,6 +244,9 @@ export async function startBench({ prefs, main = "main", attach = true, waitForP
 		const match = await bench.console.waitFor(/wan: (198\.51\.100\.\d+)\/24 gateway 198\.51\.100\.1/, timeout, { from });
 		return match[1];
 	};
+
+	// The ports' MACs, as show interfaces tells them: { wan, lan }.
+	bench.macs = async () => parseMacs(await bench.console.command("show interfaces"));
 
 	bench.stopSim = async () => {
 		const child = bench.sim;
