@@ -24,6 +24,7 @@ const NAPT_CORE = ["modules/napt/napt_table.c", "modules/napt/napt_translate.c"]
 // and whether it links lwIP.
 const units = {
 	preference_store_test: { sources: ["boards/sim/preference_store.c"], includes: ["boards/sim"] },
+	sim_mac_test: { sources: ["boards/sim/sim_mac.c"], includes: ["boards/sim"] },
 	napt_test: { sources: NAPT_CORE, includes: ["modules/napt"] },
 	sip_msg_test: { sources: ["modules/sipalg/sip_msg.c"], includes: ["modules/sipalg"] },
 	sip_dialog_test: { sources: [...NAPT_CORE, "modules/sipalg/sip_msg.c", "modules/sipalg/sip_dialog.c"], includes: ["modules/sipalg", "modules/napt"] },

@@ -23,6 +23,7 @@ packages=(
   coturn                                          # NAPT: turnserver as STUN, turnutils_natdiscovery
   miniupnpc python3-miniupnpc                     # UPnP: upnpc and the python module as LAN clients
   sip-tester baresip-core                         # SIP ALG: sipp and baresip as phones, registrar and far end
+  kamailio                                        # SIP ALG: a registrar and proxy in far for two routers (no system service)
   valgrind                                        # memory checks of the C
   clang-14 libfuzzer-14-dev libclang-rt-14-dev    # fuzzing harnesses: libFuzzer and the sanitizer runtimes
   gcc-xtensa-lx106 picolibc-xtensa-lx106-elf      # the Xtensa compile check of the native code
@@ -36,7 +37,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   apt-get update -qq
-  # Packages that ship a daemon (iperf3, coturn) must not start it: the tests
+  # Packages that ship a daemon (iperf3, coturn, kamailio) must not start it: the tests
   # run their own servers inside namespaces. iperf3 asks; invoke-rc.d obeys a
   # policy-rc.d that says no (only ours, only for this install).
   echo "iperf3 iperf3/start_daemon boolean false" | debconf-set-selections

@@ -4,6 +4,7 @@
  * the serial console. One thread, one loop.
  */
 #include "sim_loop.h"
+#include "sim_mac.h"
 #include "sim_xs_host.h"
 #include "tap_port.h"
 #include "preference_store.h"
@@ -93,12 +94,17 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: router-sim --wan <tap> --lan <tap> --prefs <file> [--main <module>]\n"
+		"usage: router-sim --wan <tap> --lan <tap> --prefs <file> [--mac <mac>] [--main <module>]\n"
 		"\n"
 		"Runs the router firmware on the host: XS, lwIP and the native modules.\n"
 		"  --wan <tap>     TAP device for the WAN port (created if absent)\n"
 		"  --lan <tap>     TAP device for the LAN port (created if absent)\n"
 		"  --prefs <file>  preferences file (configuration kept across restarts)\n"
+		"  --mac <mac>     the board's base MAC, aa:bb:cc:dd:ee:ff: the WAN port's;\n"
+		"                  the LAN port's is derived from it as ESP-IDF's\n"
+		"                  esp_derive_local_mac() does. Default: 02 and 40 bits of\n"
+		"                  a hash of the preferences file's absolute path, so each\n"
+		"                  instance has its own, the same across restarts\n"
 		"  --main <module> module to run instead of \"main\" (tests)\n"
 		"  --help          this text\n"
 		"The serial console is stdin/stdout. Type \"help\" at the prompt.\n");
@@ -155,10 +161,11 @@ static int sim_loop(void)
 	return sim_abort_status(gMachine) ? 1 : 0;
 }
 
-static void restart_process(char **argv, const char *wan, const char *lan, const char *prefs, const char *main_module, const char *reason)
+static void restart_process(char **argv, const char *wan, const char *lan, const char *prefs, const char *main_module,
+	const uint8_t mac[SIM_MAC_LEN], const char *reason)
 {
-	char wanfd[16], lanfd[16];
-	char *args[16];
+	char wanfd[16], lanfd[16], mactext[SIM_MAC_TEXT];
+	char *args[20];
 	int a = 0;
 	int wfd = tap_port_fd(ROUTER_PORT_WAN), lfd = tap_port_fd(ROUTER_PORT_LAN);
 	fflush(stdout);
@@ -168,11 +175,14 @@ static void restart_process(char **argv, const char *wan, const char *lan, const
 	fcntl(lfd, F_SETFD, 0);
 	snprintf(wanfd, sizeof(wanfd), "%d", wfd);
 	snprintf(lanfd, sizeof(lanfd), "%d", lfd);
+	/* The board keeps its MAC across a reboot, whatever happens to the path meanwhile. */
+	sim_mac_format(mac, mactext);
 	args[a++] = argv[0];
 	args[a++] = "--wan"; args[a++] = (char *)wan;
 	args[a++] = "--lan"; args[a++] = (char *)lan;
 	args[a++] = "--prefs"; args[a++] = (char *)prefs;
 	args[a++] = "--main"; args[a++] = (char *)main_module;
+	args[a++] = "--mac"; args[a++] = mactext;
 	args[a++] = "--wan-fd"; args[a++] = wanfd;
 	args[a++] = "--lan-fd"; args[a++] = lanfd;
 	if (reason) {
@@ -221,9 +231,10 @@ static void start_machine(const char *main_module)
 
 int main(int argc, char **argv)
 {
-	const char *wan = NULL, *lan = NULL, *prefs = NULL, *main_module = "main";
+	const char *wan = NULL, *lan = NULL, *prefs = NULL, *main_module = "main", *mac_arg = NULL;
 	int wan_fd = -1, lan_fd = -1;
-	char map[PATH_MAX];
+	char map[PATH_MAX], key[PATH_MAX];
+	uint8_t mac[SIM_MAC_LEN], lan_mac[SIM_MAC_LEN];
 	int status;
 
 	for (int i = 1; i < argc; i++) {
@@ -242,6 +253,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(arg, "--lan")) lan = value;
 		else if (!strcmp(arg, "--prefs")) prefs = value;
 		else if (!strcmp(arg, "--main")) main_module = value;
+		else if (!strcmp(arg, "--mac")) mac_arg = value;
 		else if (!strcmp(arg, "--wan-fd")) wan_fd = atoi(value);
 		else if (!strcmp(arg, "--lan-fd")) lan_fd = atoi(value);
 		else if (!strcmp(arg, "--reset-reason")) gResetReason = value;
@@ -261,6 +273,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "router-sim: WAN and LAN must be different TAP devices\n");
 		return 2;
 	}
+	if (mac_arg) {
+		const char *why;
+		if (sim_mac_parse(mac_arg, mac)) {
+			fprintf(stderr, "router-sim: --mac %s: not a MAC address; six two-digit hex octets separated by colons, "
+				"e.g. 02:00:5e:10:00:01\n", mac_arg);
+			return 2;
+		}
+		if ((why = sim_mac_unusable(mac))) {
+			fprintf(stderr, "router-sim: --mac %s: %s, not a port's own address\n", mac_arg, why);
+			return 2;
+		}
+	}
+	else if (sim_mac_key_for_path(prefs, key, sizeof(key)) == 0)
+		sim_mac_from_key(key, mac);
+	else {
+		fprintf(stderr, "router-sim: --prefs %s: path too long\n", prefs);
+		return 2;
+	}
+	sim_mac_derive_local(lan_mac, mac);
 
 	gBootMs = sim_now_ms();
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -274,18 +305,18 @@ int main(int argc, char **argv)
 	preference_store_open(prefs);
 
 	lwip_init();
-	if (tap_port_attach(ROUTER_PORT_WAN, wan, wan_fd) || tap_port_attach(ROUTER_PORT_LAN, lan, lan_fd))
+	if (tap_port_attach(ROUTER_PORT_WAN, wan, wan_fd, mac) || tap_port_attach(ROUTER_PORT_LAN, lan, lan_fd, lan_mac))
 		return 1;
 
 	start_machine(main_module);
 	status = sim_loop();
 	if (gRestart && !status)
-		restart_process(argv, wan, lan, prefs, main_module, NULL);
+		restart_process(argv, wan, lan, prefs, main_module, mac, NULL);
 	/* An XS abort (heap or keys exhausted, stack overflow) reboots, as on the board. */
 	if (!gStop && sim_abort_status(gMachine) > 0) {
 		char reason[64];
 		snprintf(reason, sizeof(reason), "XS abort: %s", sim_abort_reason(sim_abort_status(gMachine)));
-		restart_process(argv, wan, lan, prefs, main_module, reason);
+		restart_process(argv, wan, lan, prefs, main_module, mac, reason);
 	}
 	fflush(stdout);
 	/* Skip xsDeleteMachine: the process ends here and the OS frees it all. */

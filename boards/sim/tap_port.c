@@ -43,6 +43,7 @@ struct tap_port {
 	/* A socket in the namespace the device is in now (it moves after attach), to read its flags. */
 	int flags_sock;
 	ino_t flags_ns;
+	uint8_t mac[ETH_HWADDR_LEN];
 };
 
 static struct tap_port gPorts[ROUTER_PORT_COUNT];
@@ -95,13 +96,8 @@ static err_t tap_netif_init(struct netif *netif)
 	netif->linkoutput = tap_linkoutput;
 	netif->mtu = 1500;
 	netif->hwaddr_len = ETH_HWADDR_LEN;
-	/* Locally administered, fixed per role: stable leases across restarts. */
-	netif->hwaddr[0] = 0x02;
-	netif->hwaddr[1] = 0x4e;
-	netif->hwaddr[2] = 0x42;
-	netif->hwaddr[3] = 0x00;
-	netif->hwaddr[4] = 0x00;
-	netif->hwaddr[5] = (u8_t)(role + 1);
+	/* The instance's own (main.c: --mac or made from its preferences path): stable leases across restarts. */
+	memcpy(netif->hwaddr, port->mac, ETH_HWADDR_LEN);
 	netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_IGMP;
 	return ERR_OK;
 }
@@ -189,12 +185,13 @@ static void tap_readable(void *ctx)
 	}
 }
 
-int tap_port_attach(enum router_port_role role, const char *device, int inherited_fd)
+int tap_port_attach(enum router_port_role role, const char *device, int inherited_fd, const uint8_t mac[6])
 {
 	struct tap_port *port = &gPorts[role];
 	int fd = inherited_fd >= 0 ? inherited_fd : tap_port_open(device);
 	if (fd < 0)
 		return -1;
+	memcpy(port->mac, mac, ETH_HWADDR_LEN);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	port->fd = fd;
 	port->flags_sock = -1;

@@ -1,7 +1,9 @@
 // The end-to-end test bench: namespaces from bench/netns.sh, the simulator
 // in namespace rtr with its console on a pipe, helpers to type commands and
-// to run real tools in lan and wan. Every wait is bounded; stop() removes
-// everything even after a failure, and an interrupted run cleans up too.
+// to run real tools in lan and wan. With { routers: 2 } a second simulator
+// runs in rtr2 with its home in lan2, both WAN ports on the ISP's segment
+// (bench.routers[1]). Every wait is bounded; stop() removes everything even
+// after a failure, and an interrupted run cleans up too.
 import { spawn, execFile, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -31,9 +33,9 @@ export const FAR_GATEWAY = "203.0.113.1";
 
 const PROMPT = "router> ";
 
-function run(cmd, argv, { timeout = 30000, input } = {}) {
+function run(cmd, argv, { timeout = 30000, input, env } = {}) {
 	return new Promise((resolve) => {
-		const child = execFile(cmd, argv, { timeout, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+		const child = execFile(cmd, argv, { timeout, maxBuffer: 16 * 1024 * 1024, env: env ? { ...process.env, ...env } : undefined }, (error, stdout, stderr) => {
 			resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr, killed: !!error?.killed });
 		});
 		if (input !== undefined)
@@ -41,8 +43,8 @@ function run(cmd, argv, { timeout = 30000, input } = {}) {
 	});
 }
 
-async function netns(action) {
-	const result = await run("bash", [NETNS, action], { timeout: 20000 });
+async function netns(action, routers = 1) {
+	const result = await run("bash", [NETNS, action], { timeout: 20000, env: { BENCH_ROUTERS: String(routers) } });
 	if (result.code !== 0)
 		throw new Error(`netns.sh ${action} failed: ${result.stderr}`);
 }
@@ -133,16 +135,30 @@ class SimConsole {
 	}
 }
 
-export async function startBench({ prefs, main = "main", attach = true, waitForPrompt = true } = {}) {
+// A port's MAC from show interfaces ("wan: tap:rtr-wan mac 02:... link up ...").
+export function parseMacs(interfaces) {
+	const macs = {};
+	for (const m of interfaces.matchAll(/^(wan|lan): \S+ mac ([0-9a-f]{2}(?::[0-9a-f]{2}){5}) /gm))
+		macs[m[1]] = m[2];
+	return macs;
+}
+
+/*
+ * The bench. Options: prefs (router 1's preferences file), main (the module
+ * to run), attach (move the TAP ports into the namespaces and start the
+ * ISP), waitForPrompt, routers (1, or 2 on one ISP segment), mac (router 1's
+ * --mac; by default the simulator makes its own from the prefs path).
+ */
+export async function startBench({ prefs, main = "main", attach = true, waitForPrompt = true, routers: count = 1, mac } = {}) {
 	if (!fs.existsSync(SIM))
 		throw new Error(`no simulator at ${SIM}: run node tools/build-sim.mjs`);
+	if (count !== 1 && count !== 2)
+		throw new Error(`startBench: 1 or 2 routers, not ${count}`);
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), "natbridge-test-"));
 	const bench = {
 		dir,
-		prefs: prefs ?? path.join(dir, "router.prefs"),
 		children: new Set(),
-		sim: undefined,
-		console: undefined,
+		routers: [],
 		stopped: false,
 	};
 	live.add(bench);
@@ -224,29 +240,62 @@ export async function startBench({ prefs, main = "main", attach = true, waitForP
 		return tracked;
 	};
 
-	bench.startSim = async () => {
-		const child = spawn("ip", ["netns", "exec", nsName("rtr"), SIM, "--wan", "rtr-wan", "--lan", "rtr-lan", "--prefs", bench.prefs, "--main", main], { stdio: ["pipe", "pipe", "pipe"] });
-		bench.sim = child;
-		bench.console = new SimConsole(child);
-		return child;
+	/*
+	 * Router n (0 or 1): its simulator in rtr (rtr2), TAP ports rtr-wan and
+	 * rtr-lan (rtr2-wan, rtr2-lan), its home in lan (lan2), its own
+	 * preferences file and so its own MAC.
+	 */
+	const makeRouter = (n) => {
+		const tag = n === 0 ? "rtr" : `rtr${n + 1}`;
+		const router = {
+			index: n,
+			ns: tag,
+			lan: n === 0 ? "lan" : `lan${n + 1}`,
+			wanTap: `${tag}-wan`,
+			lanTap: `${tag}-lan`,
+			prefs: n === 0 ? (prefs ?? path.join(dir, "router.prefs")) : path.join(dir, `router${n + 1}.prefs`),
+			mac: n === 0 ? mac : undefined,
+			sim: undefined,
+			console: undefined,
+		};
+		router.startSim = async () => {
+			const argv = [SIM, "--wan", router.wanTap, "--lan", router.lanTap, "--prefs", router.prefs, "--main", main];
+			if (router.mac)
+				argv.push("--mac", router.mac);
+			const child = spawn("ip", ["netns", "exec", nsName(router.ns), ...argv], { stdio: ["pipe", "pipe", "pipe"] });
+			router.sim = child;
+			router.console = new SimConsole(child);
+			return child;
+		};
+		// The router's WAN address once DHCP has bound, from the console.
+		router.wanAddress = async (timeout = 30000, from = 0) => {
+			const match = await router.console.waitFor(/wan: (198\.51\.100\.\d+)\/24 gateway 198\.51\.100\.1/, timeout, { from });
+			return match[1];
+		};
+		// Its ports' MACs, as show interfaces tells them: { wan, lan }.
+		router.macs = async () => parseMacs(await router.console.command("show interfaces"));
+		router.stopSim = async () => {
+			const child = router.sim;
+			if (!child || child.exitCode !== null || child.signalCode !== null)
+				return;
+			const exited = new Promise((resolve) => child.once("exit", resolve));
+			child.kill("SIGTERM");
+			const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+			await exited;
+			clearTimeout(timer);
+		};
+		return router;
 	};
-
-	// The router's WAN address once DHCP has bound, from the console.
-	bench.wanAddress = async (timeout = 30000, from = 0) => {
-		const match = await bench.console.waitFor(/wan: (198\.51\.100\.\d+)\/24 gateway 198\.51\.100\.1/, timeout, { from });
-		return match[1];
-	};
-
-	bench.stopSim = async () => {
-		const child = bench.sim;
-		if (!child || child.exitCode !== null || child.signalCode !== null)
-			return;
-		const exited = new Promise((resolve) => child.once("exit", resolve));
-		child.kill("SIGTERM");
-		const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
-		await exited;
-		clearTimeout(timer);
-	};
+	for (let n = 0; n < count; n++)
+		bench.routers.push(makeRouter(n));
+	// Router 1 is the bench's own, as the single-router tests know it.
+	const first = bench.routers[0];
+	for (const name of ["prefs", "sim", "console"])
+		Object.defineProperty(bench, name, { get: () => first[name], enumerable: true });
+	bench.startSim = first.startSim;
+	bench.stopSim = first.stopSim;
+	bench.wanAddress = first.wanAddress;
+	bench.macs = first.macs;
 
 	bench.stopSync = () => {
 		if (bench.stopped)
@@ -255,7 +304,8 @@ export async function startBench({ prefs, main = "main", attach = true, waitForP
 		live.delete(bench);
 		for (const child of bench.children)
 			child.kill("SIGKILL");
-		bench.sim?.kill("SIGKILL");
+		for (const router of bench.routers)
+			router.sim?.kill("SIGKILL");
 		try {
 			execFileSyncQuiet("bash", [NETNS, "down"]);
 		}
@@ -270,24 +320,29 @@ export async function startBench({ prefs, main = "main", attach = true, waitForP
 			return;
 		for (const child of bench.children)
 			child.kill("SIGKILL");
-		await bench.stopSim();
-		await netns("down");
+		for (const router of bench.routers)
+			await router.stopSim();
+		await netns("down", count);
 		bench.stopped = true;
 		live.delete(bench);
 		fs.rmSync(dir, { recursive: true, force: true });
 		// A sanitizer report anywhere in the run fails the test that ran it.
-		const report = /^(.*runtime error:.*|==\d+==ERROR: .*Sanitizer.*)$/m.exec(bench.console?.errors ?? "");
-		if (report)
-			throw new Error(`sanitizer report from the simulator:\n${bench.console.errors}`);
+		for (const router of bench.routers) {
+			const report = /^(.*runtime error:.*|==\d+==ERROR: .*Sanitizer.*)$/m.exec(router.console?.errors ?? "");
+			if (report)
+				throw new Error(`sanitizer report from the simulator in ${router.ns}:\n${router.console.errors}`);
+		}
 	};
 
 	try {
-		await netns("up");
-		await bench.startSim();
+		await netns("up", count);
+		for (const router of bench.routers)
+			await router.startSim();
 		if (attach)
-			await netns("attach");
+			await netns("attach", count);
 		if (waitForPrompt)
-			await bench.console.waitFor(/router> /, 15000);
+			for (const router of bench.routers)
+				await router.console.waitFor(/router> /, 15000);
 	}
 	catch (e) {
 		await bench.stop();

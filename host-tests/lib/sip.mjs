@@ -11,13 +11,14 @@ export const SIP_DIR = path.join(TOP, "host-tests/sip");
 export const PY = "/usr/bin/python3";
 export const SIPP = "/usr/bin/sipp";
 export const BARESIP = "/usr/bin/baresip";
+export const KAMAILIO = "/usr/sbin/kamailio";
 const UDP_PEER = path.join(SIP_DIR, "udp-peer.py");
 const POKE = path.join(SIP_DIR, "sip-poke.py");
 
 export const re = (s) => String(s).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 // The Debian package each tool comes from (tools/setup.sh installs them).
-const PACKAGES = { [SIPP]: "sip-tester", [BARESIP]: "baresip-core", [PY]: "python3" };
+const PACKAGES = { [SIPP]: "sip-tester", [BARESIP]: "baresip-core", [KAMAILIO]: "kamailio", [PY]: "python3" };
 
 // Throw, naming the package, when a tool the tests run is not installed.
 export function requireTools(...tools) {
@@ -346,15 +347,19 @@ export async function flowExternalPort(bench, proto, inside, remote) {
  * A baresip user agent in `ns` on addr:5060, from the templates in
  * host-tests/sip/baresip (no sound card: ausine as the source, no player),
  * answering calls at once, commands on stdin. Resolves once it is ready and
- * listens. It quits by itself after `life` seconds in any case.
+ * listens. It quits by itself after `life` seconds in any case. With
+ * `registrar` (an address) its account registers there as user@registrar
+ * (accounts-registrar.in); without, it registers nowhere and is dialled by
+ * address.
  */
-export async function baresip(bench, ns, { addr, user, rtpPorts, life = 40, name }) {
+export async function baresip(bench, ns, { addr, user, rtpPorts, life = 40, name, registrar }) {
 	const dir = path.join(bench.dir, `baresip-${name ?? user}`);
 	fs.mkdirSync(dir, { recursive: true });
 	const fill = (file) => fs.readFileSync(path.join(SIP_DIR, "baresip", file), "utf8")
-		.replaceAll("{{ADDR}}", addr).replaceAll("{{USER}}", user).replaceAll("{{RTP_PORTS}}", rtpPorts);
+		.replaceAll("{{ADDR}}", addr).replaceAll("{{USER}}", user).replaceAll("{{RTP_PORTS}}", rtpPorts)
+		.replaceAll("{{REGISTRAR}}", registrar ?? "");
 	fs.writeFileSync(path.join(dir, "config"), fill("config.in"));
-	fs.writeFileSync(path.join(dir, "accounts"), fill("accounts.in"));
+	fs.writeFileSync(path.join(dir, "accounts"), fill(registrar ? "accounts-registrar.in" : "accounts.in"));
 	const argv = [BARESIP, "-f", dir, "-t", String(life)];
 	const tracked = bench.track(ns, argv);
 	const agent = {
@@ -399,4 +404,25 @@ export async function baresip(bench, ns, { addr, user, rtpPorts, life = 40, name
 		throw e;
 	}
 	return agent;
+}
+
+// ---------------------------------------------------------------- kamailio
+
+/*
+ * Debian's kamailio in `ns` with host-tests/sip/<cfg> (a registrar and
+ * proxy on addr:5060, UDP), in the foreground (-DD), logging to stderr (-E),
+ * its runtime files in the bench's directory. Resolves once it listens;
+ * stop() ends it (and bench.stop() at the latest, with its namespace).
+ */
+export async function kamailio(bench, ns, { addr, cfg = "kamailio.cfg" }) {
+	const run = path.join(bench.dir, "kamailio");
+	fs.mkdirSync(run, { recursive: true });
+	const argv = [KAMAILIO, "-f", path.join(SIP_DIR, cfg), "-DD", "-E", "-m", "32", "-M", "4", "-Y", run, "-P", path.join(run, "kamailio.pid")];
+	const tracked = await bench.serve(ns, argv, { proto: "udp", address: addr, port: 5060, timeout: 10000 });
+	return {
+		tracked,
+		log: () => tracked.stderr,
+		report: () => `--- kamailio: ${argv.join(" ")}\n--- stderr (tail):\n${tracked.stderr.slice(-6000)}`,
+		stop: () => tracked.stop(3000),
+	};
 }

@@ -274,10 +274,10 @@ export async function genaListener(bench, host, port) {
 
 // --- real clients -----------------------------------------------------------
 
-// upnpc in lan; `discover` false skips SSDP (-u with the description URL).
-export async function upnpc(bench, args, { discover = false, timeout = 20000 } = {}) {
+// upnpc in lan (or `ns`); `discover` false skips SSDP (-u with the description URL).
+export async function upnpc(bench, args, { discover = false, timeout = 20000, ns = "lan" } = {}) {
 	const argv = ["upnpc", ...(discover ? [] : ["-u", DESC_URL]), ...args];
-	const result = await bench.exec("lan", argv, { timeout });
+	const result = await bench.exec(ns, argv, { timeout });
 	result.text = `${argv.join(" ")} (exit ${result.code}):\n${result.stdout}${result.stderr}`;
 	return result;
 }

@@ -9,8 +9,6 @@ import path from "node:path";
 import { BENCH_STATE, sleep } from "./bench.mjs";
 
 export const WAN_TAP = "rtr-wan";
-// The router's WAN MAC in the simulator (boards/sim/tap_port.c: 02:4e:42:00:00:<role + 1>).
-export const ROUTER_WAN_MAC = "02:4e:42:00:00:01";
 
 const PID_FILE = path.join(BENCH_STATE, "dnsmasq.pid");
 let generation = 0;

@@ -753,6 +753,102 @@ static void test_port_taken(void)
 	request_out("steal2@x", "BYE", 2);
 }
 
+/* A call from far to the phone (Call-ID id): far's INVITE in, the phone's 200 with `sdp` out. */
+static void answered_call_in(const char *id, const char *sdp)
+{
+	char head[1024];
+	snprintf(head, sizeof(head),
+	         "INVITE sip:alice@198.51.100.10:40000 SIP/2.0\n"
+	         "Via: SIP/2.0/UDP 203.0.113.10:5060;branch=z9hG4bK%s\n"
+	         "Record-Route: <sip:203.0.113.10;lr>\n"
+	         "From: <sip:bob@203.0.113.10>;tag=1928301774\n"
+	         "To: <sip:alice@198.51.100.10:40000>\n"
+	         "Call-ID: %s\n"
+	         "CSeq: 1 INVITE\n"
+	         "Contact: <sip:bob@198.51.100.20:5060>\n"
+	         "Content-Type: application/sdp\n", id, id);
+	sendmsg(SIP_INBOUND, head, SDP_FAR);
+	snprintf(head, sizeof(head),
+	         "SIP/2.0 200 OK\n"
+	         "Via: SIP/2.0/UDP 203.0.113.10:5060;branch=z9hG4bK%s\n"
+	         "Record-Route: <sip:203.0.113.10;lr>\n"
+	         "To: <sip:alice@192.168.4.2:5060>;tag=a6c85cf\n"
+	         "From: <sip:bob@203.0.113.10>;tag=1928301774\n"
+	         "Call-ID: %s\n"
+	         "CSeq: 1 INVITE\n"
+	         "Contact: <sip:alice@192.168.4.2:5060>\n"
+	         "Content-Type: application/sdp\n", id, id);
+	sendmsg(SIP_OUTBOUND, head, sdp);
+}
+
+static void bye_in(const char *id)
+{
+	char head[1024];
+	snprintf(head, sizeof(head),
+	         "BYE sip:alice@198.51.100.10:40000 SIP/2.0\n"
+	         "Via: SIP/2.0/UDP 203.0.113.10:5060;branch=z9hG4bK%sbye\n"
+	         "From: <sip:bob@203.0.113.10>;tag=1928301774\n"
+	         "To: <sip:alice@198.51.100.10:40000>;tag=a6c85cf\n"
+	         "Call-ID: %s\n"
+	         "CSeq: 2 BYE\n", id, id);
+	sendmsg(SIP_INBOUND, head, "");
+}
+
+/*
+ * The phone sent media before its SDP went out, so its media ports have
+ * mappings already: baresip answering a call sends its first RTCP between
+ * the 180 and the 200 (seen with two routers on one ISP segment). The
+ * pinholes take the external ports those mappings have, so one inside port
+ * keeps one external port (RFC 4787 REQ-1) and the phone's media leaves by
+ * the ports its SDP names (symmetric RTP). A port another host's mapping
+ * holds is still taken.
+ */
+static void test_own_mapping(void)
+{
+	const uint32_t caller = A(198, 51, 100, 20);   /* the caller's router, on the same ISP segment */
+	uint32_t dst;
+	uint16_t port;
+	long ext;
+	setup();
+
+	/* Early RTCP from 8001, mapped to 8001; the answer's pair is (8000, 8001) all the same. */
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8001, caller, 30001, &dst, &port) == NAPT_FORWARD && last_sport == 8001);
+	answered_call_in("own-1@203.0.113.10", SDP_AUDIO);
+	CHECK(mport("audio") == 8000 && pinhole(8000, 8001, PHONE, 8000));
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8001, caller, 30001, &dst, &port) == NAPT_FORWARD && last_sport == 8001);
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8000, caller, 30000, &dst, &port) == NAPT_FORWARD && last_sport == 8000);
+	CHECK(udp_through(NAPT_INBOUND, caller, 30000, WAN, 8000, &dst, &port) == NAPT_FORWARD && dst == PHONE && port == 8000);
+	bye_in("own-1@203.0.113.10");
+	CHECK(sip_forwards() == 0);
+
+	/* Early RTP from 8000 while another host's mapping holds external 8000: the pinhole takes the phone's. */
+	setup();
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE2, 8000, FAR, 9999, &dst, &port) == NAPT_FORWARD && last_sport == 8000);
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8000, caller, 30000, &dst, &port) == NAPT_FORWARD);
+	ext = last_sport;
+	CHECK(ext != 8000 && ext % 2 == 0);
+	answered_call_in("own-2@203.0.113.10", SDP_AUDIO);
+	CHECK(mport("audio") == ext && pinhole(ext, ext + 1, PHONE, 8000));
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8000, caller, 30000, &dst, &port) == NAPT_FORWARD && last_sport == ext);
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8001, caller, 30001, &dst, &port) == NAPT_FORWARD && last_sport == ext + 1);
+	CHECK(udp_through(NAPT_INBOUND, A(203, 0, 113, 50), 30000, WAN, (uint16_t)ext, &dst, &port) == NAPT_FORWARD
+	      && dst == PHONE && port == 8000);
+	/* The other host's mapping is its own still. */
+	CHECK(udp_through(NAPT_INBOUND, FAR, 9999, WAN, 8000, &dst, &port) == NAPT_FORWARD && dst == PHONE2 && port == 8000);
+	bye_in("own-2@203.0.113.10");
+	CHECK(sip_forwards() == 0);
+
+	/* Another host's mapping on 8001 (the RTCP half): the pair goes elsewhere, as for a forward. */
+	setup();
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE2, 8001, FAR, 9999, &dst, &port) == NAPT_FORWARD && last_sport == 8001);
+	answered_call_in("own-3@203.0.113.10", SDP_AUDIO);
+	ext = mport("audio");
+	CHECK(ext != 8000 && ext % 2 == 0 && pinhole(ext, ext + 1, PHONE, 8000));
+	CHECK(udp_through(NAPT_INBOUND, FAR, 9999, WAN, 8001, &dst, &port) == NAPT_FORWARD && dst == PHONE2 && port == 8001);
+	bye_in("own-3@203.0.113.10");
+	CHECK(sip_forwards() == 0);
+}
+
 /* Odd RTP ports, a=rtcp elsewhere, a=rtcp at another address, RTCP on the RTP port. */
 static void test_rtcp_shapes(void)
 {
@@ -1024,6 +1120,7 @@ int main(void)
 	test_pool_full();
 	test_pinhole_cap();
 	test_port_taken();
+	test_own_mapping();
 	test_rtcp_shapes();
 	test_table_full();
 	test_register();

@@ -190,6 +190,16 @@ uint32_t napt_forward_count(void);
  */
 int napt_port_free(uint8_t proto, uint16_t ext_port, uint32_t now);
 
+/*
+ * The same for a forward to (in_addr, in_port): free, or used only by that
+ * inside endpoint's own mapping (a forward there keeps its one external
+ * port, RFC 4787 REQ-1).
+ */
+int napt_port_free_for(uint8_t proto, uint16_t ext_port, uint32_t in_addr, uint16_t in_port, uint32_t now);
+
+/* The external port of the live mapping of (proto, in_addr, in_port), or 0 when it has none. */
+uint16_t napt_mapping_port(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint32_t now);
+
 /* Bumped whenever a forward is added, removed, refreshed or expires. */
 uint32_t napt_forward_generation(void);
 

@@ -337,6 +337,34 @@ int napt_port_free(uint8_t proto, uint16_t ext_port, uint32_t now)
 	return napt_t.ready && (proto == NAPT_PROTO_TCP || proto == NAPT_PROTO_UDP) && !port_taken(proto, ext_port, now);
 }
 
+int napt_port_free_for(uint8_t proto, uint16_t ext_port, uint32_t in_addr, uint16_t in_port, uint32_t now)
+{
+	uint16_t i;
+	if (!napt_t.ready || (proto != NAPT_PROTO_TCP && proto != NAPT_PROTO_UDP) || ext_port == 0)
+		return 0;
+	if (napt_forward_find(proto, ext_port) || (napt_t.local_port && napt_t.local_port(proto, ext_port)))
+		return 0;
+	i = napt_t.ext_heads[hash_ext(proto, ext_port)];
+	while (i != NAPT_NIL) {
+		struct napt_flow *f = &napt_t.flows[i];
+		uint16_t next = f->next_ext;
+		if (f->ext_port == ext_port && f->proto == proto) {
+			if (expired(f, now))
+				expire(f);
+			else if (f->in_addr != in_addr || f->in_port != in_port)
+				return 0;
+		}
+		i = next;
+	}
+	return 1;
+}
+
+uint16_t napt_mapping_port(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint32_t now)
+{
+	const struct napt_flow *m = napt_t.ready ? mapping_by_inside(proto, in_addr, in_port, now) : NULL;
+	return m ? m->ext_port : 0;
+}
+
 /*
  * A new external port for (in_addr, in_port): the inside port itself when
  * free (RFC 4787 REQ-3/4: same range, same parity), else a pseudo-random

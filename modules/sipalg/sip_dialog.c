@@ -249,9 +249,10 @@ static int pin_try(const struct sip_dialog *d, struct sip_pin *p, uint32_t e, ui
 	int res;
 	if (e == 0 || e > 65535u || (p->in_rtcp && (r == 0 || r > 65535u || r == e)))
 		return -1;
-	if (!napt_port_free(NAPT_PROTO_UDP, (uint16_t)e, now))
+	/* Free, or held by the phone's own mapping of that port (it sent before its SDP went out). */
+	if (!napt_port_free_for(NAPT_PROTO_UDP, (uint16_t)e, d->inside_addr, p->in_port, now))
 		return -1;
-	if (p->in_rtcp && !napt_port_free(NAPT_PROTO_UDP, (uint16_t)r, now))
+	if (p->in_rtcp && !napt_port_free_for(NAPT_PROTO_UDP, (uint16_t)r, d->inside_addr, p->in_rtcp, now))
 		return -1;
 	p->ext_port = (uint16_t)e;
 	p->ext_rtcp = p->in_rtcp ? (uint16_t)r : 0;
@@ -270,9 +271,12 @@ static uint32_t mix(uint32_t h, uint32_t v)
 }
 
 /*
- * External ports for a pin whose inside ports are set: the inside ports
- * themselves when free (the inside RTP port must be even to be an RTP/RTCP
- * pair's first), else even pairs (e, e + 1) from a point that depends on
+ * External ports for a pin whose inside ports are set: the ports the
+ * phone's own mappings have when it sent from them already (one inside
+ * port, one external port: RFC 4787 REQ-1, and its media leaves by the
+ * ports its SDP names), else the inside ports themselves when free (the
+ * inside RTP port must be even to be an RTP/RTCP pair's first), else even
+ * pairs (e, e + 1) from a point that depends on
  * the table's secret seed, the dialog and the stream, so the ports are
  * the same for the same call (deterministic, RFC 4787 REQ-11) and not
  * guessable from outside. With RTCP at RTP + 1 the pair is one two-port
@@ -302,14 +306,26 @@ static int pin_alloc(const struct sip_dialog *d, unsigned index, struct sip_pin 
 	const uint32_t span = (65534u - PORT_LOW) / 2u + 1u;   /* even ports PORT_LOW .. 65534 */
 	const struct napt_config *nc = napt_config();
 	uint32_t start, n;
+	uint16_t m_rtp, m_rtcp;
 	int r = -1;
 	/* New forwards only within the cap; two, so a stream with RTCP apart fits too. */
 	if (sd.config.max_pinholes && held_forwards() + 2u > sd.config.max_pinholes)
 		return -1;
+	m_rtp = napt_mapping_port(NAPT_PROTO_UDP, d->inside_addr, p->in_port, now);
+	m_rtcp = p->in_rtcp ? napt_mapping_port(NAPT_PROTO_UDP, d->inside_addr, p->in_rtcp, now) : 0;
 	if (!p->in_rtcp)
-		r = pin_try(d, p, p->in_port, 0, now);
-	else if (p->in_rtcp != p->in_port + 1 || !(p->in_port & 1u))
-		r = pin_try(d, p, p->in_port, p->in_rtcp, now);
+		r = pin_try(d, p, m_rtp ? m_rtp : p->in_port, 0, now);
+	else if (p->in_rtcp != p->in_port + 1)
+		r = pin_try(d, p, m_rtp ? m_rtp : p->in_port, m_rtcp ? m_rtcp : p->in_rtcp, now);
+	else {
+		/* RTCP at RTP + 1: an even pair, where a mapping of either port puts it, else the inside pair. */
+		if (m_rtp && !(m_rtp & 1u))
+			r = pin_try(d, p, m_rtp, m_rtp + 1u, now);
+		if (r == -1 && m_rtcp && (m_rtcp & 1u))
+			r = pin_try(d, p, m_rtcp - 1u, m_rtcp, now);
+		if (r == -1 && !(p->in_port & 1u))
+			r = pin_try(d, p, p->in_port, p->in_rtcp, now);
+	}
 	if (r != -1)
 		return r;
 	start = mix(mix(mix(nc ? nc->hash_seed : 0, d->hash), index), (uint32_t)p->in_port << 16 | p->in_rtcp);
