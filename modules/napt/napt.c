@@ -437,44 +437,133 @@ void xs_napt_forward_remove(xsMachine *the)
 }
 
 /*
- * xs_napt_forwards() -> [{ proto, externalPort, externalEnd, address, port,
- *                          remote, owner, leaseLeft, description,
- *                          origin: "static" | "upnp" | "sip" }]
+ * Forwards reach JavaScript one at a time where a request asks for them:
+ * a listing built whole would cost the XS heap an object per forward.
+ * { proto, externalPort, externalEnd, address, port, remote, owner,
+ *   leaseLeft, description, origin: "static" | "upnp" | "sip" }
  */
+static void forward_object(xsMachine *the, xsSlot *out, const struct napt_forward *at, uint32_t now)
+{
+	struct napt_forward f = *at;
+	uint32_t left = 0;
+	f.description[NAPT_DESCRIPTION_MAX - 1] = 0;
+	/* 0 means permanent, so a lease in its last second still shows one. */
+	if (f.expires)
+		left = f.expires > now ? f.expires - now : 1;
+	*out = xsNewObject();
+	xsSet(*out, xsID("proto"), xsString(proto_name(f.proto)));
+	set_number(the, out, "externalPort", f.ext_port);
+	set_number(the, out, "externalEnd", f.ext_end);
+	xsSet(*out, xsID("address"), address_string(the, f.in_addr));
+	set_number(the, out, "port", f.in_port);
+	xsSet(*out, xsID("remote"), f.remote ? address_string(the, f.remote) : xsString(""));
+	xsSet(*out, xsID("owner"), f.owner ? address_string(the, f.owner) : xsString(""));
+	set_number(the, out, "leaseLeft", left);
+	xsSet(*out, xsID("description"), xsString(f.description));
+	xsSet(*out, xsID("origin"), xsString(origin_name(f.origin)));
+}
+
+/* An origin filter from an optional argument: -1 for every origin. */
+static int origin_filter(xsMachine *the, int arg)
+{
+	char name[8];
+	if (xsToInteger(xsArgc) <= arg || xsTypeOf(xsArg(arg)) == xsUndefinedType)
+		return -1;
+	xsToStringBuffer(xsArg(arg), name, sizeof(name));
+	if (!strcmp(name, "static")) return NAPT_ORIGIN_STATIC;
+	if (!strcmp(name, "upnp")) return NAPT_ORIGIN_UPNP;
+	if (!strcmp(name, "sip")) return NAPT_ORIGIN_SIP;
+	xsRangeError("origin: static, upnp or sip");
+	return -1;
+}
+
+/* A copy of the index-th forward of that origin (any: -1), taken under the lock; 0 when none. */
+static int forward_nth(uint32_t index, int origin, struct napt_forward *out)
+{
+	int found = 0;
+	ROUTER_LWIP_LOCK();
+	for (uint32_t i = 0;; i++) {
+		const struct napt_forward *at = napt_forward_at(i);
+		if (!at)
+			break;
+		if (origin >= 0 && at->origin != origin)
+			continue;
+		if (index-- == 0) {
+			*out = *at;
+			found = 1;
+			break;
+		}
+	}
+	ROUTER_LWIP_UNLOCK();
+	return found;
+}
+
+/* xs_napt_forwards([origin]) -> every forward (of that origin), in the table's order */
 void xs_napt_forwards(xsMachine *the)
 {
 	uint32_t now = napt_lwip_now();
+	int origin = origin_filter(the, 0);
+	struct napt_forward f;
 	require_running(the);
 	xsVars(1);
 	xsResult = xsNewArray(0);
-	for (uint32_t i = 0;; i++) {
-		struct napt_forward f;
-		const struct napt_forward *at;
-		uint32_t left = 0;
-		ROUTER_LWIP_LOCK();
-		at = napt_forward_at(i);
-		if (at)
-			f = *at;
-		ROUTER_LWIP_UNLOCK();
-		if (!at)
-			break;
-		f.description[NAPT_DESCRIPTION_MAX - 1] = 0;
-		/* 0 means permanent, so a lease in its last second still shows one. */
-		if (f.expires)
-			left = f.expires > now ? f.expires - now : 1;
-		xsVar(0) = xsNewObject();
-		xsSet(xsVar(0), xsID("proto"), xsString(proto_name(f.proto)));
-		set_number(the, &xsVar(0), "externalPort", f.ext_port);
-		set_number(the, &xsVar(0), "externalEnd", f.ext_end);
-		xsSet(xsVar(0), xsID("address"), address_string(the, f.in_addr));
-		set_number(the, &xsVar(0), "port", f.in_port);
-		xsSet(xsVar(0), xsID("remote"), f.remote ? address_string(the, f.remote) : xsString(""));
-		xsSet(xsVar(0), xsID("owner"), f.owner ? address_string(the, f.owner) : xsString(""));
-		set_number(the, &xsVar(0), "leaseLeft", left);
-		xsSet(xsVar(0), xsID("description"), xsString(f.description));
-		xsSet(xsVar(0), xsID("origin"), xsString(origin_name(f.origin)));
+	for (uint32_t i = 0; forward_nth(i, origin, &f); i++) {
+		forward_object(the, &xsVar(0), &f, now);
 		xsSetIndex(xsResult, (xsIntegerValue)i, xsVar(0));
 	}
+}
+
+/* xs_napt_forward_at(index, [origin]) -> the index-th forward (of that origin), or undefined */
+void xs_napt_forward_at(xsMachine *the)
+{
+	uint32_t index = (uint32_t)integer_value(the, xsArg(0), "index", 0, 65535);
+	int origin = origin_filter(the, 1);
+	struct napt_forward f;
+	require_running(the);
+	if (forward_nth(index, origin, &f))
+		forward_object(the, &xsResult, &f, napt_lwip_now());
+}
+
+/* xs_napt_forward_count([origin]) -> how many forwards (of that origin) */
+void xs_napt_forward_count(xsMachine *the)
+{
+	int origin = origin_filter(the, 0);
+	uint32_t n = 0;
+	require_running(the);
+	ROUTER_LWIP_LOCK();
+	for (uint32_t i = 0;; i++) {
+		const struct napt_forward *at = napt_forward_at(i);
+		if (!at)
+			break;
+		if (origin < 0 || at->origin == origin)
+			n++;
+	}
+	ROUTER_LWIP_UNLOCK();
+	xsResult = xsInteger((xsIntegerValue)n);
+}
+
+/* xs_napt_forward_holding(proto, port) -> the forward whose external range holds the port, or undefined */
+void xs_napt_forward_holding(xsMachine *the)
+{
+	uint8_t proto = proto_value(the, xsArg(0));
+	uint16_t port = (uint16_t)integer_value(the, xsArg(1), "port", 1, 65535);
+	struct napt_forward f;
+	int found = 0;
+	require_running(the);
+	ROUTER_LWIP_LOCK();
+	for (uint32_t i = 0;; i++) {
+		const struct napt_forward *at = napt_forward_at(i);
+		if (!at)
+			break;
+		if (at->proto == proto && at->ext_port <= port && port <= at->ext_end) {
+			f = *at;
+			found = 1;
+			break;
+		}
+	}
+	ROUTER_LWIP_UNLOCK();
+	if (found)
+		forward_object(the, &xsResult, &f, napt_lwip_now());
 }
 
 /* xs_napt_set_dmz(address | "") */

@@ -114,7 +114,13 @@ const stats = native("xs_napt_stats") as () => Stats;
 const flows = native("xs_napt_flows") as (max: number) => Flow[];
 const forwardAdd = native("xs_napt_forward_add") as (forward: ForwardSpec) => ForwardResult;
 const forwardRemove = native("xs_napt_forward_remove") as (proto: ForwardProto, externalPort: number) => "ok" | "not-found";
-const forwards = native("xs_napt_forwards") as () => Forward[];
+/* Every forward (of one origin): for the console; requests take them one at a time. */
+const forwards = native("xs_napt_forwards") as (origin?: Origin) => Forward[];
+/* The index-th forward (of one origin) in the table's order (protocol, then external port). */
+const forwardAt = native("xs_napt_forward_at") as (index: number, origin?: Origin) => Forward | undefined;
+const forwardCount = native("xs_napt_forward_count") as (origin?: Origin) => number;
+/* The forward whose external range holds the port. */
+const forwardHolding = native("xs_napt_forward_holding") as (proto: ForwardProto, port: number) => Forward | undefined;
 const setDmz = native("xs_napt_set_dmz") as (address: string) => void;
 const dmz = native("xs_napt_dmz") as () => string;
 const generation = native("xs_napt_generation") as () => number;
@@ -129,6 +135,9 @@ const Napt = Object.freeze({
 	forwardAdd,
 	forwardRemove,
 	forwards,
+	forwardAt,
+	forwardCount,
+	forwardHolding,
 	setDmz,
 	dmz,
 	generation,

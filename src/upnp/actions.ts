@@ -165,10 +165,9 @@ function addPortMapping(call: Call): ActionResult {
  * spans, so it takes a few steps per forward and rule, never one per port.
  */
 function freePort(spans: [number, number][], spec: Mappings.MappingSpec): number | undefined {
-	const table = Mappings.forwards();
 	const start = spec.externalPort;
 	let port = start, wrapped = false;
-	for (let steps = 4 * (table.length + spans.length) + 8; steps > 0; steps--) {
+	for (let steps = 4 * (Mappings.forwardCount() + spans.length) + 8; steps > 0; steps--) {
 		const span = spans.find(([, last]) => last >= port);
 		if (!span) {
 			if (wrapped)
@@ -184,7 +183,7 @@ function freePort(spans: [number, number][], spec: Mappings.MappingSpec): number
 		// The asked port may be the client's own mapping, updated as Add
 		// would; any other port must be free, or we would repoint a mapping
 		// the client still uses.
-		const held = Mappings.holder(spec.proto, port, table);
+		const held = Mappings.holder(spec.proto, port);
 		if (!held || (port === start && held.origin === "upnp" && held.address === spec.address))
 			return port;
 		port = held.externalEnd + 1;
@@ -263,9 +262,13 @@ function deletePortMappingRange(call: Call): ActionResult {
 	requireRunning();
 	const all = r.manage && !call.ctx.config().secure;
 	let removed = 0;
-	for (const f of Mappings.list())
+	// Removing shifts the ones after it down: stay on the index that was removed.
+	for (let i = 0, f = Mappings.at(0); f; f = Mappings.at(i)) {
 		if (inRange(r, f) && (all || owns(call.requester, f)) && Mappings.remove(f.proto, f.externalPort))
 			removed++;
+		else
+			i++;
+	}
 	if (!removed)
 		throw new Refusal(730, "PortMappingNotFound");
 	return reply(call.action, {});
@@ -293,25 +296,44 @@ function listingEntry(f: Forward): string {
 	return text + "</p:PortMappingEntry>\n";
 }
 
-/* IGDv2's listing: the mappings in the range (all, or with NewManage 0 the requester's own). */
+/*
+ * IGDv2's listing: the mappings in the range (all, or with NewManage 0 the
+ * requester's own). It is made an entry at a time as the answer goes out,
+ * walking the table by index: a mapping added or removed meanwhile may be
+ * missed or listed at its new place, as any listing of a changing table.
+ */
 function getListOfPortMappings(call: Call): ActionResult {
 	const r = range(call);
 	const wanted = decimal(call, "NewNumberOfPorts", 65535);
 	if (r.first > r.last)
 		throw new Refusal(733, "InconsistentParameters");
 	const most = wanted === 0 ? LIST_MAX : Math.min(wanted, LIST_MAX);
-	let listing = LISTING_HEAD, n = 0;
-	for (const f of Mappings.list()) {
-		if (n === most)
-			break;
-		if (inRange(r, f) && (r.manage || owns(call.requester, f))) {
-			listing += listingEntry(f);
-			n++;
-		}
-	}
-	if (!n)
+	const requester = call.requester;
+	const listed = (f: Forward): boolean => inRange(r, f) && (r.manage || owns(requester, f));
+	let index = 0;
+	while (Mappings.at(index) && !listed(Mappings.at(index) as Forward))
+		index++;
+	if (!Mappings.at(index))
 		throw new Refusal(730, "PortMappingNotFound");
-	return reply(call.action, { NewPortListing: `${listing}</p:PortMappingList>` });
+	let n = 0, started = false, ended = false;
+	const pieces = (): string | undefined => {
+		if (ended)
+			return undefined;
+		if (!started) {
+			started = true;
+			return LISTING_HEAD;
+		}
+		for (let f = Mappings.at(index); f && n < most; f = Mappings.at(index)) {
+			index++;
+			if (listed(f)) {
+				n++;
+				return listingEntry(f);
+			}
+		}
+		ended = true;
+		return "</p:PortMappingList>";
+	};
+	return { ok: true, out: call.action.out.map((a) => [a.name, a.name === "NewPortListing" ? pieces : ""] as const) };
 }
 
 function entryValues(f: Forward): Values {
@@ -331,8 +353,7 @@ function getGenericPortMappingEntry(call: Call): ActionResult {
 	const text = arg(call, "NewPortMappingIndex");
 	if (!/^\d+$/.test(text))
 		throw invalid("NewPortMappingIndex must be a decimal number");
-	const list = Mappings.list();
-	const f = list[Number(text)] as Forward | undefined;
+	const f = Number(text) <= 65535 ? Mappings.at(Number(text)) : undefined;
 	if (!f)
 		throw new Refusal(713, "SpecifiedArrayIndexInvalid");
 	return reply(call.action, entryValues(f));

@@ -6,8 +6,9 @@
  */
 import type { IgdContext } from "upnp/context";
 import { xmlEscape } from "upnp/message";
+import type { Pieces } from "upnp/message";
 import { DEVICES, SERVICES } from "upnp/services";
-import type { Device, DeviceKey, Service } from "upnp/services";
+import type { Action, Device, DeviceKey, Service, StateVariable } from "upnp/services";
 import { PRODUCT, VERSION } from "version";
 
 const HEAD = "<?xml version=\"1.0\"?>\r\n";
@@ -51,33 +52,52 @@ export function rootDescription(ctx: IgdContext): string {
 }
 
 /* A service's description: its actions with their arguments, and its state variables. */
-export function scpd(service: Service): string {
-	// pieces joined once: += on a growing string copies it each time
-	const xml = [`${HEAD}<scpd xmlns="urn:schemas-upnp-org:service-1-0">${SPEC}<actionList>`];
-	for (const action of service.actions) {
-		xml.push(`<action>${element("name", action.name)}`);
-		if (action.in.length || action.out.length) {
-			xml.push("<argumentList>");
-			for (const [direction, args] of [["in", action.in], ["out", action.out]] as const)
-				for (const a of args)
-					xml.push(`<argument>${element("name", a.name)}${element("direction", direction)}${element("relatedStateVariable", a.variable)}</argument>`);
-			xml.push("</argumentList>");
+/* A service description, made an action or a variable at a time as it is sent (the largest is 11 KB). */
+export function scpd(service: Service): Pieces {
+	let stage = 0, index = 0;
+	return () => {
+		switch (stage) {
+		case 0:
+			stage = 1;
+			return `${HEAD}<scpd xmlns="urn:schemas-upnp-org:service-1-0">${SPEC}<actionList>`;
+		case 1:
+			if (index < service.actions.length)
+				return actionXml(service.actions[index++]);
+			stage = 2;
+			index = 0;
+			return "</actionList><serviceStateTable>";
+		case 2:
+			if (index < service.variables.length)
+				return variableXml(service.variables[index++]);
+			stage = 3;
+			return "</serviceStateTable></scpd>\r\n";
+		default:
+			return undefined;
 		}
-		xml.push("</action>");
+	};
+}
+
+function actionXml(action: Action): string {
+	let xml = `<action>${element("name", action.name)}`;
+	if (action.in.length || action.out.length) {
+		xml += "<argumentList>";
+		for (const [direction, args] of [["in", action.in], ["out", action.out]] as const)
+			for (const a of args)
+				xml += `<argument>${element("name", a.name)}${element("direction", direction)}${element("relatedStateVariable", a.variable)}</argument>`;
+		xml += "</argumentList>";
 	}
-	xml.push("</actionList><serviceStateTable>");
-	for (const v of service.variables) {
-		xml.push(`<stateVariable sendEvents="${v.evented ? "yes" : "no"}">${element("name", v.name)}${element("dataType", v.type)}`);
-		if (v.allowed) {
-			xml.push("<allowedValueList>");
-			for (const value of v.allowed)
-				xml.push(element("allowedValue", value));
-			xml.push("</allowedValueList>");
-		}
-		if (v.range)
-			xml.push(`<allowedValueRange>${element("minimum", v.range[0])}${element("maximum", v.range[1])}</allowedValueRange>`);
-		xml.push("</stateVariable>");
+	return `${xml}</action>`;
+}
+
+function variableXml(v: StateVariable): string {
+	let xml = `<stateVariable sendEvents="${v.evented ? "yes" : "no"}">${element("name", v.name)}${element("dataType", v.type)}`;
+	if (v.allowed) {
+		xml += "<allowedValueList>";
+		for (const value of v.allowed)
+			xml += element("allowedValue", value);
+		xml += "</allowedValueList>";
 	}
-	xml.push("</serviceStateTable></scpd>\r\n");
-	return xml.join("");
+	if (v.range)
+		xml += `<allowedValueRange>${element("minimum", v.range[0])}${element("maximum", v.range[1])}</allowedValueRange>`;
+	return `${xml}</stateVariable>`;
 }

@@ -12,7 +12,7 @@ import { parseAddress } from "net/ipv4";
 import { onLan } from "upnp/context";
 import type { IgdContext } from "upnp/context";
 import { utf8Decode, utf8Encode } from "upnp/message";
-import type { HttpRequest, HttpResponse } from "upnp/message";
+import type { HttpRequest, HttpResponse, Pieces } from "upnp/message";
 
 /* A connection's whole life, accept to last byte out: a slow or idle client cannot hold one longer. */
 const DEADLINE = 10000;
@@ -36,7 +36,11 @@ const REASONS: Record<number, string> = {
 };
 
 /* The headers the server writes itself. */
-const OWN_HEADERS = /^(content-length|connection|server)$/i;
+/* A body made in pieces goes out in parts of about this many characters, and ends with the last chunk. */
+const PART = 1400;
+const LAST_CHUNK = Uint8Array.of(48, 13, 10, 13, 10);
+
+const OWN_HEADERS = /^(content-length|transfer-encoding|connection|server)$/i;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /* Connection states. */
@@ -149,6 +153,9 @@ class Connection {
 	out: Uint8Array | undefined;
 	written = 0;
 	room = 0;
+	/* the rest of a body made in pieces, and whether it goes chunked */
+	more: Pieces | undefined;
+	chunked = false;
 	/* the request was read to its end (else the answer lingers, until lingerEnd) */
 	whole = false;
 	/* Date.now() values: when the connection is closed whatever its state; the latest a linger may end */
@@ -282,37 +289,109 @@ class Connection {
 
 	answer(response: HttpResponse, headOnly: boolean): void {
 		const status = response.status;
-		const body = utf8Encode(response.body ?? "");
+		const given = response.body ?? "";
+		const pieces = typeof given === "function" ? given : undefined;
+		const body = typeof given === "string" ? utf8Encode(given) : undefined;
 		let head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\n`;
 		for (const [name, value] of response.headers ?? [])
 			if (!OWN_HEADERS.test(name) && !/[\r\n]/.test(name + value))
 				head += `${name}: ${value}\r\n`;
 		const product = this.shared.ctx.product;
-		head += `Server: ${product} UPnP/1.1 ${product}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+		head += `Server: ${product} UPnP/1.1 ${product}\r\n`;
+		// A body made in pieces goes chunked to HTTP/1.1, and to HTTP/1.0 until the close.
+		this.chunked = pieces !== undefined && this.head?.version === "HTTP/1.1";
+		if (body)
+			head += `Content-Length: ${body.length}\r\n`;
+		else if (this.chunked)
+			head += "Transfer-Encoding: chunked\r\n";
+		head += "Connection: close\r\n\r\n";
 		const headBytes = utf8Encode(head);
-		// one buffer, one write: head and body leave in the same segment when they fit
-		const out = new Uint8Array(headBytes.length + (headOnly ? 0 : body.length));
-		out.set(headBytes);
-		if (!headOnly)
+		let out = headBytes;
+		if (body && !headOnly) {
+			// one buffer, one write: head and body leave in the same segment when they fit
+			out = new Uint8Array(headBytes.length + body.length);
+			out.set(headBytes);
 			out.set(body, headBytes.length);
+		}
 		this.chunks = [];
 		this.state = ANSWERING;
 		this.out = out;
+		this.more = headOnly ? undefined : pieces;
 		this.written = 0;
 		this.flush();
 	}
 
+	/*
+	 * The next part of a body made in pieces, framed: pieces gathered to
+	 * about a segment, as each write takes one of lwIP's few queue places.
+	 * Undefined once the last went.
+	 */
+	next(): Uint8Array | undefined {
+		const more = this.more;
+		if (!more)
+			return undefined;
+		let text = "", ended = false;
+		while (text.length < PART) {
+			let piece: string | undefined;
+			try {
+				piece = more();
+			}
+			catch {
+				piece = undefined;   // a broken producer ends the body; the client sees it short
+			}
+			if (piece === undefined) {
+				ended = true;
+				break;
+			}
+			text += piece;
+		}
+		if (ended)
+			this.more = undefined;
+		if (!this.chunked)
+			return text || !ended ? utf8Encode(text) : undefined;
+		const bytes = utf8Encode(text);
+		const size = bytes.length ? `${bytes.length.toString(16)}\r\n` : "";
+		const framed = new Uint8Array(size.length + bytes.length + (bytes.length ? 2 : 0) + (ended ? 5 : 0));
+		let at = 0;
+		for (let i = 0; i < size.length; i++)
+			framed[at++] = size.charCodeAt(i);
+		framed.set(bytes, at);
+		at += bytes.length;
+		if (bytes.length) {
+			framed[at++] = 13;
+			framed[at++] = 10;
+		}
+		if (ended)
+			framed.set(LAST_CHUNK, at);
+		return framed;
+	}
+
 	flush(): void {
-		const out = this.out;
-		if (this.state !== ANSWERING || !out || !this.socket)
+		if (this.state !== ANSWERING || !this.out || !this.socket)
 			return;
-		while (this.room > 0 && this.written < out.length) {
+		while (this.room > 0) {
+			let out: Uint8Array | undefined = this.out;
+			if (this.written >= out.length) {
+				out = this.next();
+				if (!out)
+					break;
+				this.out = out;
+				this.written = 0;
+				continue;
+			}
 			const n = Math.min(this.room, out.length - this.written);
-			this.socket.write(out.subarray(this.written, this.written + n));
+			try {
+				this.socket.write(out.subarray(this.written, this.written + n));
+			}
+			catch {
+				// lwIP's queue is fuller than the room said: wait for the next onWritable
+				this.room = 0;
+				break;
+			}
 			this.written += n;
 			this.room -= n;
 		}
-		if (this.written < out.length)
+		if (this.written < this.out.length || this.more)
 			return;
 		this.out = undefined;
 		if (this.whole) {

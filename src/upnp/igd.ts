@@ -7,7 +7,7 @@
 import type { IgdContext } from "upnp/context";
 import { rootDescription, scpd } from "upnp/description";
 import * as Mappings from "upnp/mappings";
-import type { HttpRequest, HttpResponse } from "upnp/message";
+import type { HttpRequest, HttpResponse, Pieces } from "upnp/message";
 import { xmlEscape } from "upnp/message";
 import { SERVICES } from "upnp/services";
 import type { Action, ActionResult, Service } from "upnp/services";
@@ -25,7 +25,7 @@ function text(status: number, body: string, headers: readonly (readonly [string,
 }
 
 /* GET and HEAD only (the server leaves the body out of HEAD answers). */
-function document(request: HttpRequest, type: string, make: () => string): HttpResponse {
+function document(request: HttpRequest, type: string, make: () => string | Pieces): HttpResponse {
 	if (request.method !== "GET" && request.method !== "HEAD")
 		return text(405, "method not allowed", [["Allow", "GET, HEAD"]]);
 	return { status: 200, headers: [["Content-Type", type]], body: make() };

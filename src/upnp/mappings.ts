@@ -43,27 +43,28 @@ export function running(): boolean {
 	return Napt.running();
 }
 
-/* Every forward in the table, static ones too; none when NAPT is not running. */
-export function forwards(): Forward[] {
-	return Napt.running() ? Napt.forwards() : [];
+/*
+ * The table is read a forward at a time: a request never makes the XS heap
+ * hold the whole table (up to the forward pool's size in objects).
+ */
+
+/* How many forwards the table holds, static ones too. */
+export function forwardCount(): number {
+	return Napt.running() ? Napt.forwardCount() : 0;
 }
 
-/* The UPnP mappings in the table's order (protocol, then external port). */
-export function list(): Forward[] {
-	return forwards().filter((f) => f.origin === "upnp");
+/* The index-th UPnP mapping in the table's order (protocol, then external port). */
+export function at(index: number): Forward | undefined {
+	return Napt.running() ? Napt.forwardAt(index, "upnp") : undefined;
 }
 
-export function count(table = forwards()): number {
-	let n = 0;
-	for (const f of table)
-		if (f.origin === "upnp")
-			n++;
-	return n;
+export function count(): number {
+	return Napt.running() ? Napt.forwardCount("upnp") : 0;
 }
 
 /* The forward, static or UPnP, whose external range holds this port. */
-export function holder(proto: ForwardProto, port: number, table = forwards()): Forward | undefined {
-	return table.find((f) => f.proto === proto && f.externalPort <= port && port <= f.externalEnd);
+export function holder(proto: ForwardProto, port: number): Forward | undefined {
+	return Napt.running() ? Napt.forwardHolding(proto, port) : undefined;
 }
 
 /* The UPnP mapping on this port. */
@@ -124,8 +125,7 @@ export function add(ctx: IgdContext, request: MappingSpec): AddOutcome {
 	if (!Napt.running())
 		return refused(501, "Action Failed (NAT is not running)");
 	const spec = { ...request, lease: Math.min(request.lease, MAX_LEASE), description: cleanDescription(request.description) };
-	const table = Napt.forwards();
-	const old = holder(spec.proto, spec.externalPort, table);
+	const old = holder(spec.proto, spec.externalPort);
 	if (old && (old.origin !== "upnp" || old.address !== spec.address))
 		return refused(718, "ConflictInMappingEntry");
 	if (old && (old.port !== spec.port || old.remote !== spec.remote)) {
@@ -137,7 +137,7 @@ export function add(ctx: IgdContext, request: MappingSpec): AddOutcome {
 		install({ ...old, lease: old.leaseLeft });
 		return refused(501, "Action Failed");
 	}
-	if (!old && count(table) >= ctx.config().limits.mappings) {
+	if (!old && count() >= ctx.config().limits.mappings) {
 		ctx.counters.mappingLimit++;
 		return refused(728, "NoPortMapsAvailable");
 	}

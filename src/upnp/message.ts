@@ -17,11 +17,19 @@ export interface HttpRequest {
 	remotePort: number;
 }
 
+/*
+ * A body made piece by piece as the socket takes it: each call gives the
+ * next piece, undefined at the end. A large answer (a listing of every
+ * mapping, a service description) then holds the XS heap for a piece at a
+ * time, never the whole.
+ */
+export type Pieces = () => string | undefined;
+
 export interface HttpResponse {
 	status: number;
-	/* besides Content-Length, Server and Connection, which the server adds */
+	/* besides Content-Length, Transfer-Encoding, Server and Connection, which the server adds */
 	headers?: readonly (readonly [string, string])[];
-	body?: string;
+	body?: string | Pieces;
 }
 
 /*

@@ -4,6 +4,7 @@
  * variables. The descriptions (SCPDs) are written from this table and the
  * SOAP layer checks arguments against it, so the two cannot disagree.
  */
+import type { Pieces } from "upnp/message";
 
 export type ServiceKey = "l3f" | "wancfg" | "wanip";
 export type DeviceKey = "root" | "wan" | "wanconn";
@@ -210,6 +211,9 @@ export function findVariable(service: Service, name: string): StateVariable | un
 }
 
 /* What an action gives back: its out arguments in order, or a UPnP error. */
+/* An out argument's value: text, or (for a long one) its pieces, made as the answer is sent. */
+export type OutValue = string | Pieces;
+
 export type ActionResult =
-	| { ok: true; out: readonly (readonly [string, string])[] }
+	| { ok: true; out: readonly (readonly [string, OutValue])[] }
 	| { ok: false; code: number; description: string };

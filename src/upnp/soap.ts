@@ -4,10 +4,10 @@
  * service's table, and writing action responses and UPnP error faults.
  * Only the shape is checked here; what the values mean is the actions' job.
  */
-import type { HttpRequest, HttpResponse } from "upnp/message";
+import type { HttpRequest, HttpResponse, Pieces } from "upnp/message";
 import { xmlEscape } from "upnp/message";
 import { findAction } from "upnp/services";
-import type { Action, Service } from "upnp/services";
+import type { Action, OutValue, Service } from "upnp/services";
 import { child, parseXml } from "upnp/xml";
 
 export type Control =
@@ -79,11 +79,42 @@ function content(value: string): string {
 }
 
 /* A successful action's answer: its out arguments in order. */
-export function actionResponse(service: Service, actionName: string, out: readonly (readonly [string, string])[]): HttpResponse {
-	let body = `${ENVELOPE_OPEN}<u:${actionName}Response xmlns:u="${xmlEscape(service.type)}">`;
-	for (const [name, value] of out)
-		body += `<${name}>${content(value)}</${name}>`;
-	body += `</u:${actionName}Response>${ENVELOPE_CLOSE}`;
+export function actionResponse(service: Service, actionName: string, out: readonly (readonly [string, OutValue])[]): HttpResponse {
+	const head = `${ENVELOPE_OPEN}<u:${actionName}Response xmlns:u="${xmlEscape(service.type)}">`;
+	const tail = `</u:${actionName}Response>${ENVELOPE_CLOSE}`;
+	if (!out.some(([, value]) => typeof value === "function")) {
+		let body = head;
+		for (const [name, value] of out)
+			body += `<${name}>${content(value as string)}</${name}>`;
+		return { status: 200, headers: XML_TYPE, body: body + tail };
+	}
+	/*
+	 * An argument made in pieces is an XML document (a listing) whose
+	 * values are already escaped, so it goes in CDATA like content()'s.
+	 */
+	const parts: (string | Pieces)[] = [head];
+	for (const [name, value] of out) {
+		if (typeof value === "function")
+			parts.push(`<${name}><![CDATA[`, value, `]]></${name}>`);
+		else
+			parts.push(`<${name}>${content(value)}</${name}>`);
+	}
+	parts.push(tail);
+	let index = 0;
+	const body: Pieces = () => {
+		while (index < parts.length) {
+			const part = parts[index];
+			if (typeof part === "string") {
+				index++;
+				return part;
+			}
+			const piece = part();
+			if (piece !== undefined)
+				return piece;
+			index++;
+		}
+		return undefined;
+	};
 	return { status: 200, headers: XML_TYPE, body };
 }
 

@@ -161,7 +161,7 @@ export class Upnp {
 		this.#events?.close();
 		this.#events = undefined;
 		// Mappings outlive nothing that made them: a control point that sees us gone re-adds.
-		for (const m of Mappings.list())
+		for (let m = Mappings.at(0), n = Mappings.count(); m && n > 0; m = Mappings.at(0), n--)
 			Mappings.remove(m.proto, m.externalPort);
 	}
 
