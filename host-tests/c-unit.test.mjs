@@ -1,5 +1,7 @@
-// C unit tests: each host-tests/unit/*_test.c built with AddressSanitizer and
-// UBSan (alignment included: Xtensa faults where x86 does not) and run.
+// C unit tests: each host-tests/unit/*_test.c built 32-bit (-m32, as the
+// simulator: the ESP32's pointer, size_t and struct sizes) with
+// AddressSanitizer and UBSan (alignment included: Xtensa faults where x86
+// does not) and run.
 // Tests that link lwIP get its core and IPv4 sources (the same list as
 // tools/sim.mk) compiled once, with the same sanitizers, into build/unit/lwip/
 // and reused while sources, options and flags are unchanged.
@@ -38,6 +40,7 @@ const units = {
 	},
 };
 
+const ARCH = ["-m32"];
 const SANITIZE = ["-fsanitize=address,undefined,alignment", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"];
 
 // lwIP's COREFILES and CORE4FILES from its Filelists.mk, plus netif/ethernet.c (as tools/sim.mk).
@@ -73,7 +76,7 @@ async function buildLwip() {
 	if (lwipObjects) return lwipObjects;
 	const dir = path.join(outDir, "lwip");
 	fs.mkdirSync(dir, { recursive: true });
-	const flags = ["-g", "-O1", "-w", ...SANITIZE, ...LWIP_INCLUDES.map((d) => `-I${path.join(TOP, d)}`)];
+	const flags = ["-g", "-O1", "-w", ...ARCH, ...SANITIZE, ...LWIP_INCLUDES.map((d) => `-I${path.join(TOP, d)}`)];
 	const stamp = path.join(dir, "flags");
 	const sameFlags = fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8") === JSON.stringify(flags);
 	const deps = ["boards/sim/lwip/lwipopts.h", "boards/sim/lwip/arch/cc.h", "modules/lwip-hooks/router_hooks.h", "modules/net/ports.h"]
@@ -100,11 +103,11 @@ async function buildLwip() {
 }
 
 for (const [name, unit] of Object.entries(units)) {
-	test(`${name} (ASan + UBSan)`, async () => {
+	test(`${name} (32-bit, ASan + UBSan)`, async () => {
 		const exe = path.join(outDir, name);
 		const objects = unit.lwip ? await buildLwip() : [];
 		const build = spawnSync("cc", [
-			"-std=c11", "-D_DEFAULT_SOURCE", "-g", "-O1", "-Wall", "-Wextra", "-Werror", ...SANITIZE, ...(unit.cflags ?? []),
+			"-std=c11", "-D_DEFAULT_SOURCE", "-g", "-O1", "-Wall", "-Wextra", "-Werror", ...ARCH, ...SANITIZE, ...(unit.cflags ?? []),
 			...unit.includes.map((d) => `-I${path.join(TOP, d)}`),
 			path.join(unitDir, `${name}.c`), ...unit.sources.map((s) => path.join(TOP, s)), ...objects,
 			"-o", exe,

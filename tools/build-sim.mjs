@@ -2,7 +2,9 @@
 // Builds the host simulator from manifest.json, the one list of modules:
 // compiles the TypeScript, writes the module map the simulator loads from,
 // collects the native C files and their xs_* host functions, and runs make.
-//   node tools/build-sim.mjs [--sanitize] [--out build/sim]
+// The simulator is a 32-bit build (-m32, tools/sim.mk), as the ESP32 is;
+// --m64 builds it for the host's own width instead, to compare.
+//   node tools/build-sim.mjs [--sanitize] [--m64] [--out build/sim]
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -12,6 +14,7 @@ import { boardMemory, resolveModules } from "./manifest.mjs";
 const top = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
 const sanitize = args.includes("--sanitize");
+const m64 = args.includes("--m64");
 const outIndex = args.indexOf("--out");
 const out = path.resolve(top, outIndex >= 0 ? args[outIndex + 1] : "build/sim");
 
@@ -121,6 +124,8 @@ fs.writeFileSync(path.join(out, "sources.mk"), [
 const makeArgs = ["-f", "tools/sim.mk", `BUILD=${out}`, "-j", String(Math.max(2, (await import("node:os")).cpus().length))];
 if (sanitize)
 	makeArgs.push("SANITIZE=1");
+if (m64)
+	makeArgs.push("ARCH=");
 if (process.env.LWIP_DIR)
 	makeArgs.push(`LWIP_DIR=${process.env.LWIP_DIR}`);
 run("make", makeArgs);

@@ -13,6 +13,9 @@ fi
 
 packages=(
   build-essential make xz-utils ca-certificates   # compilers, lwIP tarball
+  gcc-multilib lib32asan8 lib32ubsan1             # the simulator and C tests are 32-bit (-m32), as the ESP32;
+                                                  # gcc-multilib pulls libc6-dev-i386 and lib32gcc-12-dev
+  lib32stdc++-12-dev                              # libFuzzer's C++ runtime for the 32-bit harnesses
   iproute2 iputils-ping procps                    # the bench: namespaces, ping, sysctl
   dnsmasq-base                                    # the ISP's DHCP/DNS server (no system service)
   python3                                         # test peers

@@ -90,10 +90,11 @@ async function compile(src, obj) {
 	}
 }
 
-// Measure the DRAM the tables take at their default sizes (host build).
+// Measure the DRAM the tables take at their default sizes (host build,
+// 32-bit as the simulator and the board).
 async function memorySizes(out) {
 	const exe = path.join(out, "memsize");
-	await run("cc", ["-std=c11", "-Wall", "-Wextra", "-Werror", "-Imodules/napt", "-Imodules/sipalg",
+	await run("cc", ["-std=c11", "-Wall", "-Wextra", "-Werror", "-m32", "-Imodules/napt", "-Imodules/sipalg",
 		"tools/xtensa/memsize.c", "modules/napt/napt_table.c", "modules/napt/napt_translate.c",
 		"modules/sipalg/sip_msg.c", "modules/sipalg/sip_dialog.c", "modules/sipalg/sip_tcp.c", "-o", exe], { cwd: TOP });
 	const { stdout } = await run(exe);

@@ -1,6 +1,9 @@
 # Builds the NAPT benchmark (host-tests/bench/napt_bench.c) with the NAPT
 # core, its lwIP glue and lwIP itself (the sim's lwipopts.h), optimised as
-# the simulator is (-O2 -g), without sanitizers. run.sh calls it:
+# the simulator is (-O2 -g), without sanitizers. Unlike the simulator it is
+# built for the host's own width (x86-64, not -m32): docs/bench/napt.md's
+# instruction counts, and esp-lwip's beside them, are x86-64 figures, and
+# stay comparable across reruns. run.sh calls it:
 #   make -f host-tests/bench/napt_bench.mk BUILD=build/bench
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../..)
 BUILD ?= $(TOP)/build/bench

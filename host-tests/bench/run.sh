@@ -2,8 +2,8 @@
 # npm run bench: the NAPT per-packet cost (DESIGN.md section 8, issue 3).
 #
 # Builds host-tests/bench/napt_bench.c with the NAPT core, its lwIP glue and
-# lwIP at -O2 -g (as the simulator), then for 64, 1024, 4096 and 16384 live
-# UDP flows measures
+# lwIP at -O2 -g (as the simulator, but x86-64: napt_bench.mk says why),
+# then for 64, 1024, 4096 and 16384 live UDP flows measures
 #   - instructions per translated packet, outbound and inbound: valgrind
 #     callgrind, counting only inside the calls to napt_process() (through
 #     the wrappers bench_out/bench_in, whose own instructions are subtracted);
@@ -156,8 +156,9 @@ dirty=$(git status --porcelain -- modules/napt modules/lwip-hooks host-tests/ben
   echo
   echo "Live UDP flows (distinct inside hosts and ports, random remotes); packets to flows picked"
   echo "uniformly at random (fixed seed), each outbound packet followed by its inbound reply;"
-  echo "48-byte UDP datagrams. Built -O2 -g as the simulator. *Instructions*: valgrind callgrind,"
-  echo "only inside \`napt_process()\` (inclusive), $COUNT_PACKETS packets. *ns*: native run, the loop"
+  echo "48-byte UDP datagrams. Built -O2 -g as the simulator, but for x86-64 (the simulator is"
+  echo "32-bit). *Instructions*: valgrind callgrind, only inside \`napt_process()\` (inclusive),"
+  echo "$COUNT_PACKETS packets. *ns*: native run, the loop"
   echo "minus the same loop preparing the packets without translating them, best of 5, $TIME_PACKETS packets"
   echo "(wall time on a shared machine: indicative only). *Bytes/flow*: the flow pool and its four"
   echo "hash indexes over the pool size (\`napt_stats.bytes_per_flow\`)."

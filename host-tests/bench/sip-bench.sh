@@ -6,7 +6,10 @@
 # sip_message_length() on it (TCP framing); and ns per call natively (best
 # of five, wall time on a shared machine: indicative only).
 # Builds host-tests/bench/sip_bench.c with modules/sipalg/sip_msg.c at
-# -O2 -g, as the simulator, without sanitizers. Prints Markdown.
+# -O2 -g, as the simulator, without sanitizers; for the host's own width
+# (x86-64), not -m32 as the simulator, so docs/bench/sip.md's instruction
+# counts stay comparable with earlier runs and the NAPT bench's. Prints
+# Markdown.
 #   bash host-tests/bench/sip-bench.sh
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)

@@ -87,6 +87,20 @@ function gitRevision() {
 	}
 }
 
+// The simulator's width, from its ELF header (EI_CLASS: 1 is 32-bit, 2 is
+// 64-bit): the heap figures are in that width's slot and pointer sizes.
+function simWidth() {
+	const header = Buffer.alloc(5);
+	const fd = fs.openSync(SIM, "r");
+	try {
+		fs.readSync(fd, header, 0, 5, 0);
+	}
+	finally {
+		fs.closeSync(fd);
+	}
+	return header[4] === 1 ? "32-bit" : header[4] === 2 ? "64-bit" : "unknown width";
+}
+
 async function main() {
 	log(`UPnP: starting ${path.relative(TOP, SIM)} on the test bench`);
 	const bench = await startBench();
@@ -169,7 +183,7 @@ async function main() {
 	const lines = [
 		"# UPnP IGD benchmark",
 		"",
-		`\`npm run bench\` (host-tests/bench/upnp-bench.mjs), ${new Date().toISOString().slice(0, 10)}, commit ${gitRevision()}, ${os.arch()}, ${cpu}, node ${process.version}.`,
+		`\`npm run bench\` (host-tests/bench/upnp-bench.mjs), ${new Date().toISOString().slice(0, 10)}, commit ${gitRevision()}, ${os.arch()}, ${cpu}, node ${process.version}; the simulator ${simWidth()}.`,
 		"",
 		"The simulator (the firmware's TypeScript on XS with lwIP, as `npm start` runs it) on the test",
 		"bench; clients in the `lan` namespace (`host-tests/lib/upnp-http.py`, one HTTP/1.1 connection per",

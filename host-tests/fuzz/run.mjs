@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Builds and runs the libFuzzer harnesses (clang-14 from Debian) with
-// ASan and UBSan, from a seed corpus of well-formed packet sequences.
+// ASan and UBSan, 32-bit (-m32, as the simulator and the ESP32: i386
+// runtimes from libclang-rt-14-dev, libstdc++ from lib32stdc++-12-dev),
+// from a seed corpus of well-formed packet sequences.
 //   node host-tests/fuzz/run.mjs [--seconds N] [--runs N] [harness...]
 // The suite runs each briefly with a fixed seed; `npm run fuzz` runs longer.
 import { spawnSync } from "node:child_process";
@@ -119,7 +121,7 @@ export function build(name) {
 	const exe = path.join(out, `${name}_fuzz`);
 	fs.mkdirSync(out, { recursive: true });
 	const result = spawnSync("clang-14", [
-		"-std=c11", "-g", "-O1", "-Wall", "-Wextra", "-Werror",
+		"-std=c11", "-g", "-O1", "-Wall", "-Wextra", "-Werror", "-m32",
 		"-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=all",
 		...h.includes.map((d) => `-I${path.join(top, d)}`),
 		...h.sources.map((s) => path.join(top, s)),

@@ -1,9 +1,9 @@
 /*
  * Prints the DRAM the C modules take at their default configurations, from
  * their own *_memory_size() functions: the numbers docs/memory.md budgets.
- * Built and run on the host by tools/xtensa-check.mjs. The tables hold
- * only fixed-width fields (no pointers), so their sizes are the same on
- * the ESP32's 32-bit Xtensa.
+ * Built 32-bit (-m32) and run on the host by tools/xtensa-check.mjs. The
+ * tables hold only fixed-width fields (no pointers), so their sizes are the
+ * same on the ESP32's 32-bit Xtensa (and on x86-64).
  */
 #include <stdio.h>
 

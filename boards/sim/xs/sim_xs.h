@@ -65,6 +65,12 @@
 	size_t heapPeak; \
 	int preloadedKeys;
 
+/*
+ * The simulator is built 32-bit (-m32), as the ESP32 is: XS keeps 16-bit
+ * IDs and 16-byte slots, as in Moddable's ESP32 build. Only a 64-bit build
+ * (tools/build-sim.mjs --m64, to compare) takes 32-bit IDs, as XS's
+ * desktop builds do; its slots are 32 bytes.
+ */
 #if INTPTR_MAX == INT64_MAX
 	#define mx32bitID 1
 #endif
