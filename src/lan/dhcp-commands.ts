@@ -165,11 +165,23 @@ export function showDhcp(args: string[], router: Router, print: Print): void {
 	if (router.lanPending())
 		print("  (the LAN changes at restart: until then the settings from before are served)");
 	const now = DhcpServer.now();
-	const leases = server.leases.entries().filter((l) => l.state !== "free" && active(l, now)).sort((a, b) => a.address - b.address);
-	const bound = leases.filter((l) => l.state === "bound");
+	// Addresses first, then one lease at a time: never the whole table as objects.
+	const addresses: number[] = [];
+	let bound = 0;
+	server.leases.each((l) => {
+		if (l.state !== "free" && active(l, now)) {
+			addresses.push(l.address);
+			if (l.state === "bound")
+				bound++;
+		}
+	});
+	addresses.sort((a, b) => a - b);
 	const poolSize = s.last - s.first + 1;
-	print(`leases: ${bound.length} (pool of ${poolSize})`);
-	for (const l of leases) {
+	print(`leases: ${bound} (pool of ${poolSize})`);
+	for (const address of addresses) {
+		const l = server.leases.at(address);
+		if (!l)
+			continue;
 		const tag = l.state === "bound" ? "" : ` (${l.state})`;
 		const reserved = s.reservedBy.get(l.address) === l.mac ? " reserved" : "";
 		print(`  ${formatAddress(l.address).padEnd(15)} ${l.mac} ${(l.hostname || "-").padEnd(16)} ${l.expires - now}s left${reserved}${tag}`);

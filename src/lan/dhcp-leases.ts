@@ -26,15 +26,16 @@ import { formatAddress } from "net/ipv4";
 
 export type LeaseState = "offered" | "bound" | "free" | "declined";
 
+/* A copy of an entry: the table keeps none of these (see LeaseTable). */
 export interface Lease {
-	address: number;
+	readonly address: number;
 	/* "c:<client-id hex>", "m:<mac>", or "h:<mac>:<hash>" when restored from flash; "" when declined */
-	key: string;
-	mac: string;
-	hostname: string;
+	readonly key: string;
+	readonly mac: string;
+	readonly hostname: string;
 	/* seconds of uptime when it ends (bound, offered, declined) or ended (free) */
-	expires: number;
-	state: LeaseState;
+	readonly expires: number;
+	readonly state: LeaseState;
 }
 
 /* Who asks: its table key, and the key its lease had if it was restored from flash. */
@@ -61,29 +62,76 @@ export function hash16(bytes: Uint8Array): number {
 	return ((h >>> 16) ^ h) & 0xffff;
 }
 
-export class LeaseTable {
-	readonly #byAddress = new Map<number, Lease>();
+/*
+ * The table keeps each entry as a fixed record of bytes in one buffer that
+ * grows by BLOCK records up to the pool's bound, never as objects: a full
+ * pool of 253 leases would otherwise take some 30 KB of the board's 64 KB
+ * XS heap in objects and strings. Leases handed out are copies, made one
+ * at a time as asked: changing one changes nothing until it is set() back.
+ *
+ *   0  address (4)        4  expires, seconds of uptime, signed (4)
+ *   8  state (1)          9  MAC (6)
+ *  15  key kind (1)      16  key length (1)   17  key bytes (KEY_BYTES)
+ *  41  hostname length   42  hostname (HOSTNAME_BYTES)
+ */
+const RECORD = 74, BLOCK = 32;
+const KEY_BYTES = 24, HOSTNAME_BYTES = 32;
+const STATES: readonly (LeaseState | "")[] = ["", "offered", "bound", "free", "declined"];
+const KEY_NONE = 0, KEY_MAC = 1, KEY_ID = 2, KEY_HASHED = 3;
 
-	get size(): number {
-		return this.#byAddress.size;
+/* Client-ids longer than this become their first 20 bytes and a 32-bit hash of all: a key fits its record. */
+export const CLIENT_ID_KEPT = KEY_BYTES;
+
+/* FNV-1a over all of it, 32 bits. */
+export function hash32(bytes: Uint8Array): number {
+	let h = 0x811c9dc5;
+	for (const b of bytes) {
+		h ^= b;
+		h = Math.imul(h, 0x01000193) >>> 0;
+	}
+	return h;
+}
+
+const hexDigit = (c: number): number => (c <= 57 ? c - 48 : (c | 32) - 87);
+
+export class LeaseTable {
+	#records = new Uint8Array(0);
+	#count = 0;
+	readonly #capacity: number;
+
+	/* capacity: the most entries there may be (the pool and the reservations). */
+	constructor(capacity: number) {
+		this.#capacity = capacity;
 	}
 
-	entries(): Lease[] {
-		return [...this.#byAddress.values()];
+	get size(): number {
+		return this.#count;
+	}
+
+	/* Each entry as a Lease, one copy at a time; f may delete the one it is given. */
+	each(f: (lease: Lease) => void): void {
+		for (let i = 0; i < this.#count;) {
+			const address = this.#address(i);
+			f(this.#lease(i));
+			if (i < this.#count && this.#address(i) === address)
+				i++;
+		}
 	}
 
 	at(address: number): Lease | undefined {
-		return this.#byAddress.get(address);
+		const i = this.#index(address);
+		return i < 0 ? undefined : this.#lease(i);
 	}
 
 	/* The client's entry (at most one: a client holds one address); a restored one takes its full key. */
 	find(client: Client): Lease | undefined {
-		for (const lease of this.#byAddress.values()) {
-			if (lease.key === client.key)
-				return lease;
-			if (lease.key === client.restoredKey && lease.mac === client.mac) {
-				lease.key = client.key;
-				return lease;
+		for (let i = 0; i < this.#count; i++) {
+			const key = this.#key(i);
+			if (key === client.key)
+				return this.#lease(i);
+			if (key === client.restoredKey && this.#mac(i) === client.mac) {
+				this.#setKey(i, client.key, client.mac);
+				return this.#lease(i);
 			}
 		}
 		return undefined;
@@ -93,22 +141,126 @@ export class LeaseTable {
 	assign(client: Client, address: number, state: LeaseState, expires: number, hostname: string): Lease {
 		const old = this.find(client);
 		if (old && old.address !== address)
-			this.#byAddress.delete(old.address);
+			this.delete(old.address);
 		const lease: Lease = { address, key: client.key, mac: client.mac, hostname, expires, state };
-		this.#byAddress.set(address, lease);
-		return lease;
+		this.set(lease);
+		return this.at(address) as Lease;
 	}
 
 	set(lease: Lease): void {
-		this.#byAddress.set(lease.address, lease);
+		let i = this.#index(lease.address);
+		if (i < 0) {
+			if (this.#count >= this.#capacity)
+				throw new Error("dhcp: lease table full");
+			if (this.#count * RECORD >= this.#records.length) {
+				const grown = new Uint8Array(Math.min(this.#capacity, this.#count + BLOCK) * RECORD);
+				grown.set(this.#records);
+				this.#records = grown;
+			}
+			i = this.#count++;
+		}
+		const r = this.#records, at = i * RECORD;
+		r.fill(0, at, at + RECORD);
+		put(r, at, lease.address >>> 0, 4);
+		put(r, at + 4, lease.expires | 0, 4);
+		r[at + 8] = STATES.indexOf(lease.state);
+		const mac = lease.mac.split(":");
+		for (let k = 0; k < 6; k++)
+			r[at + 9 + k] = parseInt(mac[k] ?? "0", 16) & 255;
+		this.#setKey(i, lease.key, lease.mac);
+		const name = lease.hostname.slice(0, HOSTNAME_BYTES);
+		r[at + 41] = name.length;
+		for (let k = 0; k < name.length; k++)
+			r[at + 42 + k] = name.charCodeAt(k) & 0x7f;
 	}
 
 	delete(address: number): boolean {
-		return this.#byAddress.delete(address);
+		const i = this.#index(address);
+		if (i < 0)
+			return false;
+		// The last record takes the hole: order means nothing to the table.
+		const last = --this.#count;
+		if (i !== last)
+			this.#records.copyWithin(i * RECORD, last * RECORD, (last + 1) * RECORD);
+		return true;
 	}
 
 	clear(): void {
-		this.#byAddress.clear();
+		this.#count = 0;
+		this.#records = new Uint8Array(0);
+	}
+
+	#index(address: number): number {
+		for (let i = 0; i < this.#count; i++)
+			if (this.#address(i) === address >>> 0)
+				return i;
+		return -1;
+	}
+
+	#address(i: number): number {
+		return get(this.#records, i * RECORD, 4);
+	}
+
+	#mac(i: number): string {
+		const r = this.#records, at = i * RECORD + 9;
+		let mac = "";
+		for (let k = 0; k < 6; k++)
+			mac += (k ? ":" : "") + (r[at + k] < 16 ? "0" : "") + r[at + k].toString(16);
+		return mac;
+	}
+
+	#key(i: number): string {
+		const r = this.#records, at = i * RECORD;
+		switch (r[at + 15]) {
+		case KEY_MAC:
+			return `m:${this.#mac(i)}`;
+		case KEY_HASHED:
+			return `h:${this.#mac(i)}:${get(r, at + 17, 2)}`;
+		case KEY_ID: {
+			let hex = "c:";
+			for (let k = 0; k < r[at + 16]; k++)
+				hex += (r[at + 17 + k] < 16 ? "0" : "") + r[at + 17 + k].toString(16);
+			return hex;
+		}
+		default:
+			return "";
+		}
+	}
+
+	/* Keys are those clientKey() makes: "m:<mac>", "h:<mac>:<hash>", "c:<hex of at most KEY_BYTES>", or "". */
+	#setKey(i: number, key: string, mac: string): void {
+		const r = this.#records, at = i * RECORD;
+		r[at + 16] = 0;
+		if (key === `m:${mac}`)
+			r[at + 15] = KEY_MAC;
+		else if (key.startsWith(`h:${mac}:`)) {
+			r[at + 15] = KEY_HASHED;
+			put(r, at + 17, Number(key.slice(key.lastIndexOf(":") + 1)) & 0xffff, 2);
+		}
+		else if (key.startsWith("c:") && key.length <= 2 + 2 * KEY_BYTES && !(key.length & 1)) {
+			r[at + 15] = KEY_ID;
+			r[at + 16] = (key.length - 2) >> 1;
+			for (let k = 0; k < r[at + 16]; k++)
+				r[at + 17 + k] = (hexDigit(key.charCodeAt(2 + 2 * k)) << 4) | hexDigit(key.charCodeAt(3 + 2 * k));
+		}
+		else
+			r[at + 15] = KEY_NONE;
+	}
+
+	#lease(i: number): Lease {
+		const r = this.#records, at = i * RECORD;
+		let hostname = "";
+		for (let k = 0; k < r[at + 41]; k++)
+			hostname += String.fromCharCode(r[at + 42 + k]);
+		const expires = get(r, at + 4, 4);
+		return {
+			address: this.#address(i),
+			key: this.#key(i),
+			mac: this.#mac(i),
+			hostname,
+			expires: expires >= 0x80000000 ? expires - 0x100000000 : expires,
+			state: (STATES[r[at + 8]] || "free"),
+		};
 	}
 }
 
@@ -130,42 +282,39 @@ function keyHash(key: string): number | undefined {
 	return hash16(bytes);
 }
 
-interface Packed {
-	lease: Lease;
-	flags: number;
-	hash: number;
-	name: string;
-}
-
 /*
  * The table as one preference value, at most VALUE_MAX bytes: bound leases
  * first, then free records, most recently ended first; hostnames while room
  * is left. Offers and declines are not kept.
  */
 export function pack(table: LeaseTable, network: number, prefix: number, now: number): ArrayBuffer {
-	const bound: Lease[] = [], free: Lease[] = [];
-	for (const lease of table.entries()) {
+	// The order, as addresses: bound first, then free, most recently ended first. Leases are
+	// looked up again as each is written: the table is never copied out whole.
+	const bound: number[] = [], free: number[] = [], ended: number[] = [];
+	table.each((lease) => {
 		if (lease.state === "bound" && lease.expires > now)
-			bound.push(lease);
-		else if (lease.state === "free" || lease.state === "bound")
-			free.push(lease);
-	}
-	free.sort((a, b) => b.expires - a.expires);
-	const chosen: Packed[] = [];
-	let size = HEADER;
-	for (const lease of [...bound, ...free]) {
-		const hash = keyHash(lease.key);
-		const entry = FIXED + (hash === undefined ? 0 : 2);
+			bound.push(lease.address);
+		else if (lease.state === "free" || lease.state === "bound") {
+			free.push(lease.address);
+			ended.push(lease.expires);
+		}
+	});
+	const rank = free.map((_, k) => k).sort((a, b) => ended[b] - ended[a]);
+	const order = [...bound, ...rank.map((k) => free[k])];
+	let size = HEADER, kept = 0;
+	for (; kept < order.length; kept++) {
+		const lease = table.at(order[kept]) as Lease;
+		const entry = FIXED + (keyHash(lease.key) === undefined ? 0 : 2);
 		if (size + entry > VALUE_MAX)
 			break;
 		size += entry;
-		chosen.push({ lease, flags: (lease.state === "bound" && lease.expires > now ? 0 : FREE) | (hash === undefined ? 0 : HASHED), hash: hash ?? 0, name: "" });
 	}
-	for (const c of chosen) {
-		const name = c.lease.hostname;
+	// Hostnames while room is left, in the same order.
+	const named = new Uint8Array(kept);
+	for (let k = 0; k < kept; k++) {
+		const name = (table.at(order[k]) as Lease).hostname;
 		if (name && size + 1 + name.length <= VALUE_MAX) {
-			c.name = name;
-			c.flags |= NAMED;
+			named[k] = 1;
 			size += 1 + name.length;
 		}
 	}
@@ -174,25 +323,27 @@ export function pack(table: LeaseTable, network: number, prefix: number, now: nu
 	put(out, 1, network, 4);
 	out[5] = prefix;
 	let at = HEADER;
-	for (const c of chosen) {
-		const l = c.lease;
-		out[at] = c.flags;
+	for (let k = 0; k < kept; k++) {
+		const l = table.at(order[k]) as Lease;
+		const hash = keyHash(l.key);
+		const flags = (l.state === "bound" && l.expires > now ? 0 : FREE) | (hash === undefined ? 0 : HASHED) | (named[k] ? NAMED : 0);
+		out[at] = flags;
 		put(out, at + 1, l.address - network, 3);
 		const mac = l.mac.split(":");
 		for (let i = 0; i < 6; i++)
 			out[at + 4 + i] = parseInt(mac[i], 16);
-		const seconds = c.flags & FREE ? now - l.expires : l.expires - now;
+		const seconds = flags & FREE ? now - l.expires : l.expires - now;
 		put(out, at + 10, Math.max(0, Math.min(SECONDS_MAX, Math.ceil(seconds))), 3);
 		at += FIXED;
-		if (c.flags & HASHED) {
-			put(out, at, c.hash, 2);
+		if (hash !== undefined) {
+			put(out, at, hash, 2);
 			at += 2;
 		}
-		if (c.flags & NAMED) {
-			out[at] = c.name.length;
-			for (let i = 0; i < c.name.length; i++)
-				out[at + 1 + i] = c.name.charCodeAt(i) & 0x7f;
-			at += 1 + c.name.length;
+		if (flags & NAMED) {
+			out[at] = l.hostname.length;
+			for (let i = 0; i < l.hostname.length; i++)
+				out[at + 1 + i] = l.hostname.charCodeAt(i) & 0x7f;
+			at += 1 + l.hostname.length;
 		}
 	}
 	return out.buffer;

@@ -24,8 +24,8 @@ import type { Router } from "router";
 import type { LanConfig } from "config";
 import { formatAddress, parseAddress, prefixToNetmask } from "net/ipv4";
 import type { DhcpConfig } from "lan/dhcp-config";
-import { networkOf } from "lan/dhcp-config";
-import { LeaseTable, active, hash16, pack, unpack } from "lan/dhcp-leases";
+import { MAX_POOL, MAX_RESERVATIONS, networkOf } from "lan/dhcp-config";
+import { CLIENT_ID_KEPT, LeaseTable, active, hash16, hash32, pack, unpack } from "lan/dhcp-leases";
 import type { Client, Lease } from "lan/dhcp-leases";
 import {
 	ACK, CLIENT_PORT, DECLINE, DISCOVER, INFORM, NAK, OFFER, RELEASE, REQUEST, SERVER_PORT,
@@ -120,10 +120,21 @@ function sanitizeHostname(bytes: Uint8Array | undefined): string {
 	return name;
 }
 
+/* A client-id as its lease keeps it: whole when short, else its first bytes and a hash of all. */
+function clientIdKept(id: Uint8Array): Uint8Array {
+	if (id.length <= CLIENT_ID_KEPT)
+		return id;
+	const kept = new Uint8Array(CLIENT_ID_KEPT);
+	kept.set(id.subarray(0, CLIENT_ID_KEPT - 4));
+	const h = hash32(id);
+	kept.set([h >>> 24, (h >>> 16) & 255, (h >>> 8) & 255, h & 255], CLIENT_ID_KEPT - 4);
+	return kept;
+}
+
 function clientOf(request: Request): Client {
 	const id = request.options.get(OPT_CLIENT_ID);
 	if (id && id.length >= 2)
-		return { key: `c:${hexText(id)}`, restoredKey: `h:${request.mac}:${hash16(id)}`, mac: request.mac };
+		return { key: `c:${hexText(clientIdKept(id))}`, restoredKey: `h:${request.mac}:${hash16(id)}`, mac: request.mac };
 	return { key: `m:${request.mac}`, restoredKey: `m:${request.mac}`, mac: request.mac };
 }
 
@@ -133,7 +144,7 @@ function owns(lease: Lease, client: Client): boolean {
 
 export class DhcpServer {
 	readonly #router: Router;
-	readonly leases = new LeaseTable();
+	readonly leases = new LeaseTable(MAX_POOL + MAX_RESERVATIONS);
 	readonly counters: DhcpCounters = {
 		received: 0, malformed: 0, ignored: 0, discovers: 0, offers: 0, requests: 0, acks: 0, naks: 0,
 		declines: 0, releases: 0, informs: 0, noAddress: 0, sendErrors: 0, faults: 0, writes: 0, writeErrors: 0,
@@ -237,11 +248,12 @@ export class DhcpServer {
 	}
 
 	#prune(s: Serving): void {
-		for (const lease of this.leases.entries())
+		this.leases.each((lease) => {
 			if (!this.#allowed(s, lease)) {
 				this.leases.delete(lease.address);
 				this.#changed();
 			}
+		});
 	}
 
 	#load(s: Serving): void {
@@ -357,9 +369,10 @@ export class DhcpServer {
 			if (!this.leases.at(a) && this.#usable(s, a, client, now))
 				return a;
 		let oldest: Lease | undefined;
-		for (const lease of this.leases.entries())
+		this.leases.each((lease) => {
 			if (!active(lease, now) && (!oldest || lease.expires < oldest.expires) && this.#usable(s, lease.address, client, now))
 				oldest = lease;
+		});
 		return oldest?.address;
 	}
 
@@ -456,8 +469,7 @@ export class DhcpServer {
 			return;
 		}
 		// Kept as a free record: the client gets the same address if it comes back.
-		lease.state = "free";
-		lease.expires = DhcpServer.now();
+		this.leases.set({ ...lease, state: "free", expires: DhcpServer.now() });
 		this.#changed();
 	}
 

@@ -12,11 +12,20 @@ import { ageTtls } from "lan/dns-message";
 export const MAX_TTL = 3600;
 /* The longest a negative answer is kept (RFC 2308 5 suggests at most hours; a typo should heal fast). */
 export const MAX_NEGATIVE_TTL = 300;
-/* The bytes all entries may take, and one entry at most. */
-export const CACHE_BYTES = 32768;
-export const ENTRY_BYTES = 4096;
-/* What an entry costs beyond its answer: key, offsets, the object itself (roughly, in XS). */
-const OVERHEAD = 64;
+/*
+ * The XS heap all entries may take, and one entry at most: the board's
+ * heap is 64 KB for everything, so the cache gets an eighth of it.
+ */
+export const CACHE_BYTES = 8192;
+export const ENTRY_BYTES = 2048;
+/*
+ * What an entry costs the 32-bit XS heap beyond its answer's bytes and its
+ * key's characters: the Map's entry, the entry object, the answer's
+ * Uint8Array and ArrayBuffer and the offsets' array (about 22 slots of 16
+ * bytes and the chunks' headers), and a slot per TTL offset.
+ */
+const OVERHEAD = 360;
+const PER_OFFSET = 16;
 
 interface Entry {
 	answer: Uint8Array;
@@ -83,7 +92,7 @@ export class DnsCache {
 	/* Keep an answer for `ttl` seconds (capped); not when the cache is off, the TTL zero or the answer too big. */
 	put(key: string, answer: Uint8Array, ttlOffsets: number[], ttl: number, negative: boolean, now: number): boolean {
 		const seconds = Math.min(ttl, negative ? MAX_NEGATIVE_TTL : MAX_TTL);
-		const cost = answer.length + ttlOffsets.length * 8 + key.length + OVERHEAD;
+		const cost = answer.length + ttlOffsets.length * PER_OFFSET + key.length + OVERHEAD;
 		if (this.#maxEntries <= 0 || seconds <= 0 || cost > ENTRY_BYTES)
 			return false;
 		this.remove(key);
