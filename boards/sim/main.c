@@ -35,6 +35,8 @@ static xsMachine *gMachine;
 static volatile sig_atomic_t gStop;
 static int gRestart;
 static const char *gResetReason;
+/* --heap: another XS heap than the manifest's creation.static (test fixtures only). */
+static const char *gHeap;
 static uint64_t gBootMs;
 
 int sim_watch_fd(int fd, sim_fd_ready ready, void *ctx)
@@ -94,7 +96,7 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: router-sim --wan <tap> --lan <tap> --prefs <file> [--mac <mac>] [--main <module>]\n"
+		"usage: router-sim --wan <tap> --lan <tap> --prefs <file> [--mac <mac>] [--main <module>] [--heap <bytes>]\n"
 		"\n"
 		"Runs the router firmware on the host: XS, lwIP and the native modules.\n"
 		"  --wan <tap>     TAP device for the WAN port (created if absent)\n"
@@ -106,6 +108,8 @@ static void usage(FILE *out)
 		"                  a hash of the preferences file's absolute path, so each\n"
 		"                  instance has its own, the same across restarts\n"
 		"  --main <module> module to run instead of \"main\" (tests)\n"
+		"  --heap <bytes>  the XS heap instead of the manifest's creation.static\n"
+		"                  (the board's); for test fixtures that go past it\n"
 		"  --help          this text\n"
 		"The serial console is stdin/stdout. Type \"help\" at the prompt.\n");
 }
@@ -182,6 +186,9 @@ static void restart_process(char **argv, const char *wan, const char *lan, const
 	args[a++] = "--lan"; args[a++] = (char *)lan;
 	args[a++] = "--prefs"; args[a++] = (char *)prefs;
 	args[a++] = "--main"; args[a++] = (char *)main_module;
+	if (gHeap) {
+		args[a++] = "--heap"; args[a++] = (char *)gHeap;
+	}
 	args[a++] = "--mac"; args[a++] = mactext;
 	args[a++] = "--wan-fd"; args[a++] = wanfd;
 	args[a++] = "--lan-fd"; args[a++] = lanfd;
@@ -214,9 +221,12 @@ static int module_map_path(char *path, size_t size)
 	return 0;
 }
 
-static void start_machine(const char *main_module)
+static void start_machine(const char *main_module, const char *heap)
 {
-	gMachine = sim_boot(&gBoardCreation);
+	xsCreation creation = gBoardCreation;
+	if (heap)
+		creation.staticSize = (xsIntegerValue)atol(heap);
+	gMachine = sim_boot(&creation);
 	if (!gMachine) {
 		fprintf(stderr, "router-sim: cannot create the XS machine\n");
 		exit(1);
@@ -253,6 +263,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(arg, "--lan")) lan = value;
 		else if (!strcmp(arg, "--prefs")) prefs = value;
 		else if (!strcmp(arg, "--main")) main_module = value;
+		else if (!strcmp(arg, "--heap")) gHeap = value;
 		else if (!strcmp(arg, "--mac")) mac_arg = value;
 		else if (!strcmp(arg, "--wan-fd")) wan_fd = atoi(value);
 		else if (!strcmp(arg, "--lan-fd")) lan_fd = atoi(value);
@@ -308,7 +319,11 @@ int main(int argc, char **argv)
 	if (tap_port_attach(ROUTER_PORT_WAN, wan, wan_fd, mac) || tap_port_attach(ROUTER_PORT_LAN, lan, lan_fd, lan_mac))
 		return 1;
 
-	start_machine(main_module);
+	if (gHeap && (strspn(gHeap, "0123456789") != strlen(gHeap) || atol(gHeap) < 16384 || atol(gHeap) > 16 * 1024 * 1024)) {
+		fprintf(stderr, "router-sim: --heap %s: a number of bytes, 16384 to 16777216\n", gHeap);
+		return 2;
+	}
+	start_machine(main_module, gHeap);
 	status = sim_loop();
 	if (gRestart && !status)
 		restart_process(argv, wan, lan, prefs, main_module, mac, NULL);

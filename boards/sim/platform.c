@@ -50,12 +50,6 @@ void xs_platform_memory(xsMachine *the)
 	set_number(the, "preloaded", m.preloaded_bytes);
 }
 
-/* xs_platform_reset_peak(): the next peak is measured from now. */
-void xs_platform_reset_peak(xsMachine *the)
-{
-	sim_memory_reset_peak(the);
-}
-
 /* Problems the board met before JavaScript ran (a corrupt preferences file). */
 void xs_platform_boot_warnings(xsMachine *the)
 {

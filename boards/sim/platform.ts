@@ -33,7 +33,6 @@ const erase = native("xs_platform_erase_preferences") as () => void;
 const uptime = native("xs_platform_uptime") as () => number;
 const memory = native("xs_platform_memory") as () => XsMemory;
 const gc = native("xs_platform_gc") as () => void;
-const resetPeak = native("xs_platform_reset_peak") as () => void;
 const bootWarnings = native("xs_platform_boot_warnings") as () => string[];
 /* A 32-bit unsigned random number (UUIDs, subscription ids, SSDP delays). */
 const random = native("xs_platform_random") as () => number;
@@ -50,7 +49,6 @@ const Platform = Object.freeze({
 	uptime,
 	memory,
 	gc,
-	resetPeak,
 	bootWarnings,
 	random,
 });

@@ -149,7 +149,7 @@ export function parseMacs(interfaces) {
  * ISP), waitForPrompt, routers (1, or 2 on one ISP segment), mac (router 1's
  * --mac; by default the simulator makes its own from the prefs path).
  */
-export async function startBench({ prefs, main = "main", attach = true, waitForPrompt = true, routers: count = 1, mac } = {}) {
+export async function startBench({ prefs, main = "main", attach = true, waitForPrompt = true, routers: count = 1, mac, heap } = {}) {
 	if (!fs.existsSync(SIM))
 		throw new Error(`no simulator at ${SIM}: run node tools/build-sim.mjs`);
 	if (count !== 1 && count !== 2)
@@ -262,6 +262,8 @@ export async function startBench({ prefs, main = "main", attach = true, waitForP
 			const argv = [SIM, "--wan", router.wanTap, "--lan", router.lanTap, "--prefs", router.prefs, "--main", main];
 			if (router.mac)
 				argv.push("--mac", router.mac);
+			if (heap)
+				argv.push("--heap", String(heap));
 			const child = spawn("ip", ["netns", "exec", nsName(router.ns), ...argv], { stdio: ["pipe", "pipe", "pipe"] });
 			router.sim = child;
 			router.console = new SimConsole(child);

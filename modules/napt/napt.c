@@ -309,15 +309,19 @@ void xs_napt_stats(xsMachine *the)
 }
 
 /*
- * xs_napt_flows(max) -> [{ proto, state, replied, forwarded, inside, insidePort,
- *                          externalPort, remote, remotePort, idle, expiresIn }]
- * The lock is taken per flow, so a long listing never holds up the packet
- * path; flows that come or go meanwhile may be missed, which a listing may.
+ * xs_napt_flows(max, cursor) -> [{ proto, state, replied, forwarded, inside,
+ *   insidePort, externalPort, remote, remotePort, idle, expiresIn }, ...,
+ *   next cursor (a number), or nothing after the last flow]
+ * A page at a time from cursor (0 first): a long listing never holds the XS
+ * heap for more than a page, nor the packet path for more than a flow (the
+ * lock is taken per flow); flows that come or go meanwhile may be missed,
+ * which a listing may.
  */
 void xs_napt_flows(xsMachine *the)
 {
-	uint32_t max = integer_value(the, xsArg(0), "max", 0, 1000000);
-	uint32_t cursor = 0, now = napt_lwip_now(), n = 0;
+	uint32_t max = integer_value(the, xsArg(0), "max", 0, 64);
+	uint32_t cursor = integer_value(the, xsArg(1), "cursor", 0, 0x7fffffff);
+	uint32_t now = napt_lwip_now(), n = 0;
 	require_running(the);
 	xsVars(1);
 	xsResult = xsNewArray(0);
@@ -347,6 +351,8 @@ void xs_napt_flows(xsMachine *the)
 		xsSetIndex(xsResult, (xsIntegerValue)n, xsVar(0));
 		n++;
 	}
+	if (n == max)
+		xsSetIndex(xsResult, (xsIntegerValue)n, xsNumber((double)cursor));
 }
 
 /* Forwards the SIP ALG opens are listed, never made from here: it alone knows when they end. */

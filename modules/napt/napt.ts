@@ -111,7 +111,29 @@ const running = native("xs_napt_running") as () => boolean;
 const setFiltering = native("xs_napt_set_filtering") as (filtering: Filtering) => void;
 const setTimeout = native("xs_napt_set_timeout") as (name: TimeoutName, seconds: number) => void;
 const stats = native("xs_napt_stats") as () => Stats;
-const flows = native("xs_napt_flows") as (max: number) => Flow[];
+/* A page of at most max (64) flows from cursor (0 first), and the next page's cursor after them if there may be more. */
+const flowPage = native("xs_napt_flows") as (max: number, cursor: number) => (Flow | number)[];
+
+/* Every flow, up to max, a page at a time: the XS heap holds one page. */
+function eachFlow(max: number, f: (flow: Flow) => void): number {
+	let cursor = 0, n = 0;
+	while (n < max) {
+		const page = flowPage(Math.min(16, max - n), cursor);
+		let next: number | undefined;
+		for (const item of page) {
+			if (typeof item === "number")
+				next = item;
+			else {
+				f(item);
+				n++;
+			}
+		}
+		if (next === undefined)
+			break;
+		cursor = next;
+	}
+	return n;
+}
 const forwardAdd = native("xs_napt_forward_add") as (forward: ForwardSpec) => ForwardResult;
 const forwardRemove = native("xs_napt_forward_remove") as (proto: ForwardProto, externalPort: number) => "ok" | "not-found";
 /* Every forward (of one origin): for the console; requests take them one at a time. */
@@ -131,7 +153,7 @@ const Napt = Object.freeze({
 	setFiltering,
 	setTimeout,
 	stats,
-	flows,
+	eachFlow,
 	forwardAdd,
 	forwardRemove,
 	forwards,

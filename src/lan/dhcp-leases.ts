@@ -63,10 +63,11 @@ export function hash16(bytes: Uint8Array): number {
 }
 
 /*
- * The table keeps each entry as a fixed record of bytes in one buffer that
- * grows by BLOCK records up to the pool's bound, never as objects: a full
- * pool of 253 leases would otherwise take some 30 KB of the board's 64 KB
- * XS heap in objects and strings. Leases handed out are copies, made one
+ * The table keeps each entry as a fixed record of bytes, BLOCK records to a
+ * buffer, buffers added as the table grows (never copied into a larger one,
+ * which would hold both at once) up to the pool's bound, and never as
+ * objects: a full pool of 253 leases would otherwise take some 30 KB of the
+ * board's 64 KB XS heap in objects and strings. Leases handed out are copies, made one
  * at a time as asked: changing one changes nothing until it is set() back.
  *
  *   0  address (4)        4  expires, seconds of uptime, signed (4)
@@ -95,7 +96,7 @@ export function hash32(bytes: Uint8Array): number {
 const hexDigit = (c: number): number => (c <= 57 ? c - 48 : (c | 32) - 87);
 
 export class LeaseTable {
-	#records = new Uint8Array(0);
+	#blocks: Uint8Array[] = [];
 	#count = 0;
 	readonly #capacity: number;
 
@@ -152,14 +153,11 @@ export class LeaseTable {
 		if (i < 0) {
 			if (this.#count >= this.#capacity)
 				throw new Error("dhcp: lease table full");
-			if (this.#count * RECORD >= this.#records.length) {
-				const grown = new Uint8Array(Math.min(this.#capacity, this.#count + BLOCK) * RECORD);
-				grown.set(this.#records);
-				this.#records = grown;
-			}
+			if (this.#count >= this.#blocks.length * BLOCK)
+				this.#blocks.push(new Uint8Array(BLOCK * RECORD));
 			i = this.#count++;
 		}
-		const r = this.#records, at = i * RECORD;
+		const r = this.#block(i), at = this.#at(i);
 		r.fill(0, at, at + RECORD);
 		put(r, at, lease.address >>> 0, 4);
 		put(r, at + 4, lease.expires | 0, 4);
@@ -181,13 +179,23 @@ export class LeaseTable {
 		// The last record takes the hole: order means nothing to the table.
 		const last = --this.#count;
 		if (i !== last)
-			this.#records.copyWithin(i * RECORD, last * RECORD, (last + 1) * RECORD);
+			this.#block(i).set(this.#block(last).subarray(this.#at(last), this.#at(last) + RECORD), this.#at(i));
+		if (this.#count <= (this.#blocks.length - 1) * BLOCK)
+			this.#blocks.pop();
 		return true;
 	}
 
 	clear(): void {
 		this.#count = 0;
-		this.#records = new Uint8Array(0);
+		this.#blocks = [];
+	}
+
+	#block(i: number): Uint8Array {
+		return this.#blocks[Math.floor(i / BLOCK)];
+	}
+
+	#at(i: number): number {
+		return (i % BLOCK) * RECORD;
 	}
 
 	#index(address: number): number {
@@ -198,11 +206,11 @@ export class LeaseTable {
 	}
 
 	#address(i: number): number {
-		return get(this.#records, i * RECORD, 4);
+		return get(this.#block(i), this.#at(i), 4);
 	}
 
 	#mac(i: number): string {
-		const r = this.#records, at = i * RECORD + 9;
+		const r = this.#block(i), at = this.#at(i) + 9;
 		let mac = "";
 		for (let k = 0; k < 6; k++)
 			mac += (k ? ":" : "") + (r[at + k] < 16 ? "0" : "") + r[at + k].toString(16);
@@ -210,7 +218,7 @@ export class LeaseTable {
 	}
 
 	#key(i: number): string {
-		const r = this.#records, at = i * RECORD;
+		const r = this.#block(i), at = this.#at(i);
 		switch (r[at + 15]) {
 		case KEY_MAC:
 			return `m:${this.#mac(i)}`;
@@ -229,7 +237,7 @@ export class LeaseTable {
 
 	/* Keys are those clientKey() makes: "m:<mac>", "h:<mac>:<hash>", "c:<hex of at most KEY_BYTES>", or "". */
 	#setKey(i: number, key: string, mac: string): void {
-		const r = this.#records, at = i * RECORD;
+		const r = this.#block(i), at = this.#at(i);
 		r[at + 16] = 0;
 		if (key === `m:${mac}`)
 			r[at + 15] = KEY_MAC;
@@ -248,7 +256,7 @@ export class LeaseTable {
 	}
 
 	#lease(i: number): Lease {
-		const r = this.#records, at = i * RECORD;
+		const r = this.#block(i), at = this.#at(i);
 		let hostname = "";
 		for (let k = 0; k < r[at + 41]; k++)
 			hostname += String.fromCharCode(r[at + 42 + k]);

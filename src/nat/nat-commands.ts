@@ -112,10 +112,8 @@ function showNatFlows(args: string[], router: Router, print: Print): void {
 	const max = args.length ? checked("show nat flows", parseCount(args[0], 1, MAX_LISTED_FLOWS, "a number of flows")) : 20;
 	if (!router.nat.running)
 		fail("show nat flows: nat is not running");
-	const flows = Napt.flows(max);
-	for (const f of flows)
-		print(flowLine(f));
-	print(`${flows.length} of ${flowsInUse()} flows`);
+	const listed = Napt.eachFlow(max, (f) => { print(flowLine(f)); });
+	print(`${listed} of ${flowsInUse()} flows`);
 }
 
 /* show nat [flows [n]] */

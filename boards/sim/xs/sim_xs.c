@@ -66,36 +66,39 @@ static const char *sim_module_path(const char *specifier)
 
 /*
  * Memory. While the preloaded modules run (flash on the board, built by xsl
- * at build time), the engine takes what it asks for. Then the board's budget
- * holds: what the engine holds beyond what the preloaded modules left live
- * may not pass creation.static. Past it an allocation fails, and XS aborts,
- * as it does on the board when chunks and slots meet in its static block.
+ * at build time), the engine takes what it asks for from the C heap. Then
+ * it gets the board's heap: one block of creation.static bytes less the
+ * stack (which the board takes from the same block first), chunks taken
+ * from its bottom and slots from its top, each growth right after the last
+ * so that XS joins them into one block as it does on the board, and nothing
+ * given back. Where the two would cross the allocation fails and XS aborts,
+ * as on the board.
  */
+
+static int sim_in_arena(txMachine *the, void *p)
+{
+	return the->arenaBase && (unsigned char *)p >= the->arenaBase && (unsigned char *)p < the->arenaBase + the->arenaSize;
+}
 
 static size_t sim_heap_used(txMachine *the)
 {
-	size_t held = the->chunkBytes + the->slotBytes;
-	return held > the->preloadedBytes ? held - the->preloadedBytes : 0;
-}
-
-static int sim_heap_allows(txMachine *the, size_t bytes)
-{
-	size_t used;
-	if (!the->heapBudget)
-		return 1;
-	used = sim_heap_used(the);
-	if (bytes > the->heapBudget || used > the->heapBudget - bytes)
+	if (!the->arenaBase)
 		return 0;
-	if (used + bytes > the->heapPeak)
-		the->heapPeak = used + bytes;
-	return 1;
+	return the->stackBytes + (size_t)(the->arenaLow - the->arenaBase) + (size_t)(the->arenaBase + the->arenaSize - the->arenaHigh);
 }
 
 void *fxAllocateChunks(txMachine *the, txSize size)
 {
 	void *p;
-	if (size < 0 || !sim_heap_allows(the, (size_t)size))
+	if (size < 0)
 		return NULL;
+	if (the->arenaBase) {
+		if ((size_t)(the->arenaHigh - the->arenaLow) < (size_t)size)
+			return NULL;
+		p = the->arenaLow;
+		the->arenaLow += size;
+		return p;
+	}
 	p = malloc(size);
 	if (p)
 		the->chunkBytes += size;
@@ -104,16 +107,22 @@ void *fxAllocateChunks(txMachine *the, txSize size)
 
 void fxFreeChunks(txMachine *the, void *chunks)
 {
-	(void)the;
-	free(chunks);
+	if (!sim_in_arena(the, chunks))
+		free(chunks);
 }
 
 txSlot *fxAllocateSlots(txMachine *the, txSize count)
 {
 	size_t bytes = (size_t)count * sizeof(txSlot);
 	void *p;
-	if (count < 0 || !sim_heap_allows(the, bytes))
+	if (count < 0)
 		return NULL;
+	if (the->arenaBase) {
+		if ((size_t)(the->arenaHigh - the->arenaLow) < bytes)
+			return NULL;
+		the->arenaHigh -= bytes;
+		return (txSlot *)the->arenaHigh;
+	}
 	p = malloc(bytes);
 	if (p)
 		the->slotBytes += bytes;
@@ -122,8 +131,8 @@ txSlot *fxAllocateSlots(txMachine *the, txSize count)
 
 void fxFreeSlots(txMachine *the, void *slots)
 {
-	(void)the;
-	free(slots);
+	if (!sim_in_arena(the, slots))
+		free(slots);
 }
 
 void fxCreateMachinePlatform(txMachine *the)
@@ -466,16 +475,25 @@ xsMachine *sim_boot(const xsCreation *board)
 
 	sim_retire_slack(the);
 	/* The baseline: all the engine holds but the stack, which is the board's RAM. */
-	the->preloadedBytes = the->chunkBytes + the->slotBytes - (size_t)(the->stackTop - the->stackBottom) * sizeof(txSlot);
+	the->stackBytes = (size_t)(the->stackTop - the->stackBottom) * sizeof(txSlot);
+	the->preloadedBytes = the->chunkBytes + the->slotBytes - the->stackBytes;
 	the->preloadedLive = the->currentChunksSize + (size_t)the->currentHeapCount * sizeof(txSlot);
 	the->heapBudget = (size_t)board->staticSize;
 	the->minimumChunksSize = board->incrementalChunkSize;
 	the->minimumHeapCount = board->incrementalHeapCount;
-	if (!sim_heap_allows(the, 0)) {
-		fprintf(stderr, "sim: the preloaded modules leave %zu bytes reserved beyond their own, more than creation.static (%zu)\n",
-			sim_heap_used(the), the->heapBudget);
+	if (the->stackBytes >= the->heapBudget) {
+		fprintf(stderr, "sim: the stack (%zu bytes) does not fit creation.static (%zu)\n", the->stackBytes, the->heapBudget);
 		return NULL;
 	}
+	/* Slots are 16-byte aligned from the top, chunks from the bottom. */
+	the->arenaSize = (the->heapBudget - the->stackBytes) & ~(size_t)15;
+	the->arenaBase = aligned_alloc(16, the->arenaSize);
+	if (!the->arenaBase) {
+		fprintf(stderr, "sim: cannot reserve the XS heap (%zu bytes)\n", the->arenaSize);
+		return NULL;
+	}
+	the->arenaLow = the->arenaBase;
+	the->arenaHigh = the->arenaBase + the->arenaSize;
 	{
 		/* Keys: the board adds at most keys.available at run time. */
 		txID count = (txID)(the->keyIndex + board->initialKeyCount);
@@ -489,7 +507,6 @@ xsMachine *sim_boot(const xsCreation *board)
 		the->keyDelta = (txID)board->incrementalKeyCount;
 		the->preloadedKeys = the->keyIndex;
 	}
-	the->heapPeak = sim_heap_used(the);
 	return the;
 }
 
@@ -502,7 +519,7 @@ void sim_memory(txMachine *the, struct sim_memory *m)
 {
 	m->heap_size = the->heapBudget;
 	m->heap_used = sim_heap_used(the);
-	m->heap_peak = the->heapPeak;
+	m->heap_peak = m->heap_used;   /* nothing is given back: what is held is the peak */
 	m->chunks_in_use = the->currentChunksSize;
 	m->chunks_peak = the->peakChunksSize;
 	m->chunks_reserved = the->maximumChunksSize;
@@ -515,11 +532,4 @@ void sim_memory(txMachine *the, struct sim_memory *m)
 	m->live_bytes = the->currentChunksSize + (size_t)the->currentHeapCount * sizeof(txSlot) + m->stack_bytes;
 	m->live_bytes = m->live_bytes > the->preloadedLive ? m->live_bytes - the->preloadedLive : 0;
 	m->preloaded_bytes = the->preloadedBytes;
-}
-
-void sim_memory_reset_peak(xsMachine *the)
-{
-	the->heapPeak = sim_heap_used(the);
-	the->peakChunksSize = the->currentChunksSize;
-	the->peakHeapCount = the->currentHeapCount;
 }

@@ -43,13 +43,13 @@
 /*
  * promiseJobs: set by fxQueuePromiseJobs, drained by the loop.
  * abortStatus: non-zero once the machine hit a fatal condition.
- * chunkBytes/slotBytes: what the engine holds from the C heap (the stack
- * included), never given back while the machine lives.
- * preloadedBytes: what is live once the preloaded modules have run (flash
- * on the board). heapBudget: the board's creation.static; from then on the
- * engine may hold at most preloadedBytes + heapBudget, as the board's XS
- * may take at most creation.static bytes of RAM. heapPeak: the most it held
- * beyond preloadedBytes. preloadedKeys: the keys the preloaded modules made.
+ * chunkBytes/slotBytes: what the engine took from the C heap while the
+ * preloaded modules ran (the stack included); preloadedBytes of it is the
+ * preloaded modules' (flash on the board), preloadedLive what of it is live,
+ * preloadedKeys the keys they made.
+ * heapBudget: the board's creation.static; stackBytes of it is the stack,
+ * the rest the arena: chunks grow up from arenaLow, slots down from
+ * arenaHigh, as in the board's static block.
  */
 #define mxMachinePlatform \
 	void* waiterCondition; \
@@ -61,16 +61,14 @@
 	size_t slotBytes; \
 	size_t preloadedBytes; \
 	size_t preloadedLive; \
+	int preloadedKeys; \
 	size_t heapBudget; \
-	size_t heapPeak; \
-	int preloadedKeys;
+	size_t stackBytes; \
+	unsigned char* arenaBase; \
+	unsigned char* arenaLow; \
+	unsigned char* arenaHigh; \
+	size_t arenaSize;
 
-/*
- * The simulator is built 32-bit (-m32), as the ESP32 is: XS keeps 16-bit
- * IDs and 16-byte slots, as in Moddable's ESP32 build. Only a 64-bit build
- * (tools/build-sim.mjs --m64, to compare) takes 32-bit IDs, as XS's
- * desktop builds do; its slots are 32 bytes.
- */
 #if INTPTR_MAX == INT64_MAX
 	#define mx32bitID 1
 #endif

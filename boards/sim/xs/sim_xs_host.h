@@ -31,7 +31,6 @@ void sim_run_main(xsMachine *the, const char *specifier);
 xsMachine *sim_boot(const xsCreation *board);
 void sim_native_guard(xsMachine *the, const char *name);
 const char *sim_abort_reason(int status);
-void sim_memory_reset_peak(xsMachine *the);
 void sim_run_promise_jobs(xsMachine *the);
 int sim_abort_status(xsMachine *the);
 void sim_memory(xsMachine *the, struct sim_memory *m);

@@ -39,7 +39,6 @@ const Platform = Object.freeze({
 	memory,
 	gc,
 	start,
-	resetPeak: (): void => { /* the board's heap only grows: what it holds is its peak */ },
 	/* The ports' problems come from start(); nothing else is found before JavaScript runs. */
 	bootWarnings: (): string[] => [],
 	random,
