@@ -41,7 +41,7 @@ function finished() {
 test("no XS abort and no restart under the heaviest state and load", () => {
 	const r = finished();
 	const summary = describeReadings(r);
-	assert.equal(r.aborted, undefined, `XS abort (${r.aborted?.reason}) during the ${r.aborted?.phase} phase of creation.static ${r.creation.static}; readings before it:\n${summary}\n${r.aborted?.error}`);
+	assert.equal(r.aborted, undefined, `XS abort (${r.aborted?.reason}) in the ${r.aborted?.phase} phase (${r.aborted?.during}) with creation.static ${r.creation.static}; readings before it:\n${summary}\n${r.aborted?.error}`);
 	assert.doesNotMatch(bench.console.text, /^fatal: XS abort/m);
 	assert.doesNotMatch(bench.console.text, /restarted after/);
 	assert.equal(r.boots, 1, "one boot on the console");

@@ -310,7 +310,7 @@ async function buildState(bench, state, run, log) {
 	const ev = run.evidence;
 	state.wan = await bench.wanAddress(30000);
 
-	log("state: DNS cache");
+	log("state: DNS cache full");
 	state.dnsServer = await startDnsServer(bench);
 	await router(bench, `set wan static ${state.wan}/24 ${ISP_GATEWAY} ${DNS_DEAD} ${DNS_LIVE}`);
 	await router(bench, "dns flush");
@@ -333,7 +333,7 @@ async function buildState(bench, state, run, log) {
 	assert.equal(dns.maxEntries, HEAVIEST.dnsCache, dns.text);
 	await step(bench, run, "state: DNS cache full");
 
-	log("state: DHCP pool");
+	log("state: DHCP pool full");
 	const clients = Array.from({ length: HEAVIEST.dhcpPool }, (_, i) => ({
 		op: "dora",
 		mac: `02:48:50:00:${hex2(i >> 8)}:${hex2(i & 255)}`,
@@ -350,7 +350,7 @@ async function buildState(bench, state, run, log) {
 	assert.deepEqual(leases, { leases: HEAVIEST.dhcpPool, pool: HEAVIEST.dhcpPool }, "show dhcp: the pool full");
 	await step(bench, run, "state: + DHCP pool full");
 
-	log("state: UPnP subscribers and mappings");
+	log("state: 16 UPnP subscribers");
 	await addOtherHost(bench);
 	state.eventPath = (await deviceDescription(bench)).services[WANIP].eventSubURL;
 	state.listeners = [];
@@ -366,6 +366,7 @@ async function buildState(bench, state, run, log) {
 	}
 	await assertInitialEvents(state);
 	await step(bench, run, "state: + 16 subscribers");
+	log("state: 64 UPnP mappings");
 	state.mappings = Array.from({ length: HEAVIEST.mappings }, (_, i) => ({
 		port: FIRST_PORT + i, host: HOSTS[i < HEAVIEST.mappings / 2 ? 0 : 1], description: mappingDescription(i),
 	}));
@@ -388,7 +389,7 @@ async function buildState(bench, state, run, log) {
 	}
 	await step(bench, run, "state: + 64 mappings");
 
-	log("state: SIP dialogs");
+	log("state: 16 SIP dialogs");
 	requireTools(SIPP, PY);
 	state.callee = await sipp(bench, "far", { scenario: "uas-hold.xml", local: CALLEE, calls: HEAVIEST.dialogs, mediaPort: 52000, timeout: 150, name: "heap-callee" });
 	state.phone = await sipp(bench, "lan", {
@@ -519,11 +520,12 @@ async function removeState(bench, state, run, log) {
  *     live, size, keys, text }), evidence (what was built and done),
  *     seconds (per phase), uptime { boot, end (show status, s), wall (s
  *     between the two) }, boots (banners on the console),
- *     aborted: undefined or { phase, reason, error } }.
+ *     aborted: undefined or { phase, during (what was being done), reason,
+ *     error } }.
  * An XS abort ends the run where it happened (the router restarted without
  * its state): the readings so far and the phase. Any other failure throws.
  */
-export async function heapRun(bench, { log = () => {} } = {}) {
+export async function heapRun(bench, { log: print = () => {} } = {}) {
 	const run = {
 		creation: boardCreation(),
 		readings: {},
@@ -538,6 +540,11 @@ export async function heapRun(bench, { log = () => {} } = {}) {
 		},
 		aborted: undefined,
 	};
+	// What was being done last: where an abort came.
+	const log = (line) => {
+		run.doing = line;
+		print(line);
+	};
 	const state = { listeners: [] };
 	let phase = "boot";
 	let mark = Date.now();
@@ -546,6 +553,7 @@ export async function heapRun(bench, { log = () => {} } = {}) {
 		mark = Date.now();
 	};
 	try {
+		log("boot: waiting for the WAN lease");
 		await bench.wanAddress(30000);
 		// The start-up NOTIFYs and the first timers go before the idle figure.
 		await sleep(3000);
@@ -576,7 +584,7 @@ export async function heapRun(bench, { log = () => {} } = {}) {
 		const reason = abortLine(bench);
 		if (!reason)
 			throw e;
-		run.aborted = { phase, reason, error: String(e?.stack ?? e).slice(0, 3000) };
+		run.aborted = { phase, during: run.doing, reason, error: String(e?.stack ?? e).slice(0, 3000) };
 	}
 	finally {
 		for (const listener of state.listeners)
@@ -588,7 +596,7 @@ export async function heapRun(bench, { log = () => {} } = {}) {
 	run.evidence.console.minDialogs = Number.isFinite(run.evidence.console.minDialogs) ? run.evidence.console.minDialogs : undefined;
 	run.boots = bootCount(bench);
 	if (!run.aborted && abortLine(bench))
-		run.aborted = { phase: "unknown", reason: abortLine(bench), error: "" };
+		run.aborted = { phase: "unknown", during: run.doing, reason: abortLine(bench), error: "" };
 	return run;
 }
 
