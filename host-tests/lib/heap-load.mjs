@@ -67,7 +67,7 @@ export const HEAVIEST = Object.freeze({
 	churnRounds: 4,
 	churnPerHost: 4,
 	dnsWaves: 2,
-	consoleRounds: 40,
+	consoleRounds: 200,
 });
 
 // What the heap test asserts and the benchmark reports against. The peak
