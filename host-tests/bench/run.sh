@@ -21,6 +21,12 @@
 # lan; XS heap idle, with 64 mappings, during 8 concurrent clients and
 # across 1000 add/delete cycles, and SOAP requests per second. Writes
 # docs/bench/upnp.md. `run.sh upnp` runs only this part.
+#
+# Last the XS heap (issue 13, host-tests/bench/heap-bench.mjs): the
+# simulator on the test bench, the heaviest state and load
+# (host-tests/lib/heap-load.mjs); held, peak and live against the board's
+# creation.static at boot, with the state, under the load and after.
+# Writes docs/bench/heap.md. `run.sh heap` runs only this part.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -35,6 +41,18 @@ upnp_bench() {
     node tools/build-sim.mjs >/dev/null
   fi
   node host-tests/bench/upnp-bench.mjs
+}
+
+heap_bench() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "bench: the heap part needs root (TAP devices and network namespaces)" >&2
+    exit 1
+  fi
+  if [ -z "${ROUTER_SIM:-}" ]; then
+    echo "bench: building build/sim/router-sim" >&2
+    node tools/build-sim.mjs >/dev/null
+  fi
+  node host-tests/bench/heap-bench.mjs
 }
 
 # The SIP ALG (issue 5): instructions per rewritten INVITE and per RTP
@@ -63,6 +81,11 @@ fi
 
 if [ "${1:-}" = upnp ]; then
   upnp_bench
+  exit
+fi
+
+if [ "${1:-}" = heap ]; then
+  heap_bench
   exit
 fi
 
@@ -212,3 +235,5 @@ echo >&2
 sip_bench
 echo >&2
 upnp_bench
+echo >&2
+heap_bench

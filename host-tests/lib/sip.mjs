@@ -34,9 +34,11 @@ export function requireTools(...tools) {
  * makes it a client; without, it waits for calls on local. Call-IDs are
  * `${callId}` for a client (sipp's -cid_str), so a test knows the call's.
  * Resolves once it listens on its SIP port. `timeout` (s) bounds its life;
- * sipp then exits non-zero (-timeout_error).
+ * sipp then exits non-zero (-timeout_error). `calls` > 1 makes that many
+ * calls (a client starts them all at once, 16 a second; a server takes them
+ * side by side); `mediaPort` is sipp's -mp, the first [auto_media_port].
  */
-export async function sipp(bench, ns, { scenario, local, remote, transport = "udp", keys = {}, callId = "e2e-%u", service = "callee", timeout = 25, name }) {
+export async function sipp(bench, ns, { scenario, local, remote, transport = "udp", keys = {}, callId = "e2e-%u", service = "callee", timeout = 25, name, calls = 1, mediaPort }) {
 	const label = name ?? `${ns}-${path.basename(scenario, ".xml")}`;
 	const log = path.join(bench.dir, `${label}.messages.log`);
 	const errors = path.join(bench.dir, `${label}.errors.log`);
@@ -45,7 +47,8 @@ export async function sipp(bench, ns, { scenario, local, remote, transport = "ud
 	if (remote)
 		argv.push(remote);
 	argv.push("-sf", path.join(SIP_DIR, scenario), "-i", host, "-p", port, "-t", transport === "tcp" ? "t1" : "u1",
-		"-m", "1", "-timeout", `${timeout}s`, "-timeout_error", "-nostdin", "-max_retrans", "4",
+		"-m", String(calls), ...(calls > 1 ? ["-l", String(calls), "-r", "16"] : []), ...(mediaPort ? ["-mp", String(mediaPort)] : []),
+		"-timeout", `${timeout}s`, "-timeout_error", "-nostdin", "-max_retrans", "4",
 		"-trace_msg", "-message_file", log, "-trace_err", "-error_file", errors, "-cid_str", callId, "-s", service);
 	for (const [key, value] of Object.entries(keys))
 		argv.push("-key", key, String(value));

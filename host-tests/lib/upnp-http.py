@@ -15,6 +15,13 @@
 #   upnp-http.py load HOST PORT CLIENTS SECONDS   stdin: one JSON request
 #       {"raw": text}; CLIENTS threads send it again and again for SECONDS,
 #       each on a new connection; prints counts and requests per second.
+#   upnp-http.py parallel HOST PORT TIMEOUT   stdin: a JSON list of requests
+#       ({"raw": text}, optionally "source": the LAN address to send from);
+#       opens every connection first, then sends every request, then reads
+#       every answer: all of them in flight at once. Prints one line per
+#       request as send does, then {"connected", "sent", "answered_early"}:
+#       answered_early counts connections the server had already answered
+#       or closed when the last request had been sent.
 # Every socket has a timeout: nothing here waits without bound.
 import base64
 import json
@@ -156,6 +163,61 @@ def load(host, port, clients, seconds):
     print(json.dumps(counts), flush=True)
 
 
+def read_answer(s, timeout, result):
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            result["error"] = (result["error"] or "") + " recv: timeout"
+            break
+        except OSError as e:
+            result["error"] = (result["error"] or "") + f" recv: {type(e).__name__} {e}"
+            break
+        if not chunk:
+            result["closed"] = True
+            break
+        data += chunk
+    s.close()
+    if data:
+        result["status"], result["reason"], result["headers"], result["body"] = parse(data)
+        result["bytes"] = len(data)
+
+
+def parallel(host, port, timeout):
+    requests = json.load(sys.stdin)
+    results = [{"status": None, "reason": "", "headers": {}, "body": "", "closed": False, "error": None} for _ in requests]
+    socks = [None] * len(requests)
+    for i, request in enumerate(requests):
+        source = request.get("source")
+        try:
+            # A connection that does not come up in 5 s is not coming.
+            socks[i] = socket.create_connection((host, port), timeout=min(timeout, 5), source_address=(source, 0) if source else None)
+            socks[i].settimeout(timeout)
+        except OSError as e:
+            results[i]["error"] = f"connect: {type(e).__name__} {e}"
+    connected = sum(1 for s in socks if s)
+    sent = 0
+    for i, request in enumerate(requests):
+        if socks[i]:
+            try:
+                socks[i].sendall(request["raw"].encode("utf-8"))
+                sent += 1
+            except OSError as e:
+                results[i]["error"] = f"send: {type(e).__name__} {e}"
+    live = [s for s in socks if s]
+    early, _, _ = select.select(live, [], [], 0) if live else ([], [], [])
+    threads = [threading.Thread(target=read_answer, args=(s, timeout, results[i]), daemon=True) for i, s in enumerate(socks) if s]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout + 5)
+    for result in results:
+        print(json.dumps(result), flush=True)
+    print(json.dumps({"connected": connected, "sent": sent, "answered_early": len(early)}), flush=True)
+
+
 def main():
     mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if mode == "send":
@@ -164,6 +226,8 @@ def main():
         flood(host, port, int(sys.argv[4]), float(sys.argv[5]))
     elif mode == "load":
         load(host, port, int(sys.argv[4]), float(sys.argv[5]))
+    elif mode == "parallel":
+        parallel(host, port, float(sys.argv[4]))
     else:
         sys.exit(f"unknown mode {mode}")
 

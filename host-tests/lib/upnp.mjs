@@ -127,6 +127,20 @@ export async function httpSend(bench, requests, { ns = "lan", host = ROUTER_LAN,
 	return lines.map((line) => JSON.parse(line));
 }
 
+// Every request ({ raw, source }) on its own connection from `ns`, all in
+// flight at once: every connection opened, then every request sent, then
+// every answer read. { answers (as httpSend's), connected, sent,
+// answeredEarly: answers or closes that came before the last request was sent }.
+export async function httpParallel(bench, requests, { ns = "lan", host = ROUTER_LAN, port = UPNP_PORT, timeout = 10 } = {}) {
+	const result = await bench.exec(ns, [PY, HTTP_TOOL, "parallel", host, String(port), String(timeout)], {
+		input: JSON.stringify(requests), timeout: (timeout + 10) * 1000,
+	});
+	const lines = result.stdout.split("\n").filter(Boolean);
+	assert.equal(lines.length, requests.length + 1, `upnp-http.py parallel (${result.code}): ${result.stdout}\n${result.stderr}`);
+	const summary = JSON.parse(lines.pop());
+	return { answers: lines.map((line) => JSON.parse(line)), connected: summary.connected, sent: summary.sent, answeredEarly: summary.answered_early };
+}
+
 export async function httpOne(bench, request, options) {
 	return (await httpSend(bench, [request], options))[0];
 }
