@@ -39,7 +39,7 @@ import type { Answer, Query, Question } from "lan/dns-message";
 
 const PORT = 53;
 /* Questions on their way upstream at once (each holds about 1 KB of XS heap with its waiters), and clients waiting on one question. */
-export const MAX_INFLIGHT = 16;
+export const MAX_INFLIGHT = 8;
 const MAX_WAITERS = 8;
 /* Milliseconds an attempt has before the next server is asked: UDP, and TCP (a connection first). */
 const UDP_TIMEOUT = 2000;

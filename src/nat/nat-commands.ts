@@ -5,7 +5,7 @@
  * changes anything.
  */
 import Napt from "napt";
-import type { Flow, ForwardProto } from "napt";
+import type { Flow, Forward, ForwardProto } from "napt";
 import type { Router } from "router";
 import { checked, expectCount, fail } from "console/command";
 import type { Command, Print } from "console/command";
@@ -134,12 +134,12 @@ export function showNat(args: string[], router: Router, print: Print): void {
  */
 export function showForwards(args: string[], router: Router, print: Print): void {
 	expectCount("show forwards", args, 0, 0, "show forwards");
-	const all = router.nat.forwards();
-	const forwards = [...all.filter((f) => f.origin !== "sip"), ...all.filter((f) => f.origin === "sip")];
-	if (!forwards.length)
-		print("no forwards");
-	for (const f of forwards)
+	const line = (f: Forward): void => {
 		print(`${forwardText(f)} ${f.origin}${f.leaseLeft ? ` lease ${f.leaseLeft}s` : ""}${f.owner ? ` from ${f.owner}` : ""}${f.origin === "sip" && f.remote ? ` remote ${f.remote}` : ""} "${f.description}"`);
+	};
+	const listed = router.nat.eachForward("static", line) + router.nat.eachForward("upnp", line) + router.nat.eachForward("sip", line);
+	if (!listed)
+		print("no forwards");
 	const dmz = router.nat.dmz();
 	print(dmz ? `dmz ${dmz}` : "dmz off");
 }
@@ -248,7 +248,7 @@ function forwardAdd(args: string[], router: Router, print: Print): void {
 	if (shape)
 		fail(`${where}: ${shape}`);
 	for (const f of forwards) {
-		const other = router.nat.forwards().find((g) => forwardsOverlap(f, g));
+		const other = router.nat.findForward((g) => forwardsOverlap(f, g));
 		if (other)
 			fail(`${where}: ${f.proto} ${externalText(f)} conflicts with ${forwardText(other)} (${other.origin})`);
 	}

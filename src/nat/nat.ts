@@ -5,7 +5,7 @@
  * pool) the configuration still changes, so the owner can fix it and save.
  */
 import Napt from "napt";
-import type { Forward, ForwardProto, TimeoutName } from "napt";
+import type { Forward, ForwardProto, Origin, TimeoutName } from "napt";
 import type { Filtering, ForwardConfig, NatConfig } from "nat/nat-config";
 import { MAX_FORWARDS, TIMEOUT_RULES, forwardText } from "nat/nat-config";
 
@@ -99,7 +99,7 @@ export class Nat {
 	removeForward(proto: ForwardProto, externalPort: number): boolean {
 		const config = this.#config();
 		const index = config.forwards.findIndex((f) => f.proto === proto && f.externalPort === externalPort);
-		const held = this.running ? Napt.forwards().find((f) => f.proto === proto && f.externalPort === externalPort) : undefined;
+		const held = this.running ? this.findForward((f) => f.proto === proto && f.externalPort === externalPort) : undefined;
 		const removed = held !== undefined && held.origin !== "sip" && Napt.forwardRemove(proto, externalPort) === "ok";
 		if (index >= 0)
 			config.forwards.splice(index, 1);
@@ -117,6 +117,37 @@ export class Nat {
 		if (this.running)
 			return Napt.forwards();
 		return this.#config().forwards.map((f) => ({ ...f, remote: "", owner: "", leaseLeft: 0, origin: "static" }));
+	}
+
+	/*
+	 * The forwards in force of one origin (all: undefined), a copy at a time:
+	 * a listing on the console never holds the whole table in the XS heap.
+	 * Returns how many there were.
+	 */
+	eachForward(origin: Origin | undefined, f: (forward: Forward) => void): number {
+		if (!this.running) {
+			const all = this.forwards().filter((g) => origin === undefined || g.origin === origin);
+			all.forEach(f);
+			return all.length;
+		}
+		let n = 0;
+		for (let g = Napt.forwardAt(0, origin); g; g = Napt.forwardAt(++n, origin))
+			f(g);
+		return n;
+	}
+
+	/* The first forward in force that pred accepts, looked at a copy at a time. */
+	findForward(pred: (forward: Forward) => boolean): Forward | undefined {
+		if (!this.running)
+			return this.forwards().find(pred);
+		for (let i = 0, g = Napt.forwardAt(0); g; g = Napt.forwardAt(++i))
+			if (pred(g))
+				return g;
+		return undefined;
+	}
+
+	forwardCount(origin?: Origin): number {
+		return this.running ? Napt.forwardCount(origin) : this.forwards().filter((g) => origin === undefined || g.origin === origin).length;
 	}
 
 	dmz(): string {

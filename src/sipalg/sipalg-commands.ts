@@ -148,10 +148,10 @@ export function showSipalg(args: string[], router: Router, print: Print): void {
 	print(`registrations: ${registrations.length} of ${s.registrationsMax}`);
 	for (const r of registrations)
 		print(`  ${r.inside}:${r.insidePort} via :${r.externalPort} registrar ${r.registrar} expires ${r.expiresIn}s`);
-	const pinholes = router.nat.forwards().filter((f) => f.origin === "sip");
-	print(`pinholes: ${pinholes.length} of ${s.pinholesMax}`);
-	for (const f of pinholes)
+	print(`pinholes: ${router.nat.forwardCount("sip")} of ${s.pinholesMax}`);
+	router.nat.eachForward("sip", (f) => {
 		print(`  ${forwardText(f)}${f.leaseLeft ? ` lease ${f.leaseLeft}s` : ""}${f.remote ? ` remote ${f.remote}` : ""}`);
+	});
 	print(`tcp: ${s.tcpConnections} connections of ${s.tcpConnectionsMax}`);
 	print(`counters: messages ${s.messages} rewritten ${s.rewritten} unparseable ${s.unparseable} too-big ${s.tooBig}`
 		+ ` tcp-split ${s.tcpSplit} not-at-boundary ${s.notAtBoundary} tcp-adjusted ${s.tcpAdjusted}`

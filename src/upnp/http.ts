@@ -36,8 +36,12 @@ const REASONS: Record<number, string> = {
 };
 
 /* The headers the server writes itself. */
-/* A body made in pieces goes out in parts of about this many characters, and ends with the last chunk. */
-const PART = 1400;
+/*
+ * A body made in pieces goes out in parts of about this many bytes (fewer
+ * writes than pieces: each takes one of lwIP's few queue places), and ends
+ * with the last chunk. Small, as eight connections may each hold one.
+ */
+const PART = 512;
 const LAST_CHUNK = Uint8Array.of(48, 13, 10, 13, 10);
 
 const OWN_HEADERS = /^(content-length|transfer-encoding|connection|server)$/i;
@@ -300,6 +304,7 @@ class Connection {
 		head += `Server: ${product} UPnP/1.1 ${product}\r\n`;
 		// A body made in pieces goes chunked to HTTP/1.1, and to HTTP/1.0 until the close.
 		this.chunked = pieces !== undefined && this.head?.version === "HTTP/1.1";
+		this.head = undefined;   // the request's headers are done with: eight connections hold eight answers, not eight requests
 		if (body)
 			head += `Content-Length: ${body.length}\r\n`;
 		else if (this.chunked)
@@ -321,17 +326,15 @@ class Connection {
 		this.flush();
 	}
 
-	/*
-	 * The next part of a body made in pieces, framed: pieces gathered to
-	 * about a segment, as each write takes one of lwIP's few queue places.
-	 * Undefined once the last went.
-	 */
+	/* The next part of a body made in pieces, framed; undefined once the last went. */
 	next(): Uint8Array | undefined {
 		const more = this.more;
 		if (!more)
 			return undefined;
-		let text = "", ended = false;
-		while (text.length < PART) {
+		// Each piece encoded once and copied once into the part: no string is built up.
+		const pieces: Uint8Array[] = [];
+		let size = 0, ended = false;
+		while (size < PART) {
 			let piece: string | undefined;
 			try {
 				piece = more();
@@ -343,25 +346,28 @@ class Connection {
 				ended = true;
 				break;
 			}
-			text += piece;
+			const bytes = utf8Encode(piece);
+			pieces.push(bytes);
+			size += bytes.length;
 		}
 		if (ended)
 			this.more = undefined;
-		if (!this.chunked)
-			return text || !ended ? utf8Encode(text) : undefined;
-		const bytes = utf8Encode(text);
-		const size = bytes.length ? `${bytes.length.toString(16)}\r\n` : "";
-		const framed = new Uint8Array(size.length + bytes.length + (bytes.length ? 2 : 0) + (ended ? 5 : 0));
+		if (!this.chunked && !size)
+			return ended ? undefined : new Uint8Array(0);
+		const line = this.chunked && size ? `${size.toString(16)}\r\n` : "";
+		const framed = new Uint8Array(line.length + size + (line ? 2 : 0) + (this.chunked && ended ? 5 : 0));
 		let at = 0;
-		for (let i = 0; i < size.length; i++)
-			framed[at++] = size.charCodeAt(i);
-		framed.set(bytes, at);
-		at += bytes.length;
-		if (bytes.length) {
+		for (let i = 0; i < line.length; i++)
+			framed[at++] = line.charCodeAt(i);
+		for (const bytes of pieces) {
+			framed.set(bytes, at);
+			at += bytes.length;
+		}
+		if (line) {
 			framed[at++] = 13;
 			framed[at++] = 10;
 		}
-		if (ended)
+		if (this.chunked && ended)
 			framed.set(LAST_CHUNK, at);
 		return framed;
 	}

@@ -101,7 +101,7 @@ function upnpDel(args: string[], router: Router, print: Print): void {
 	const proto = args[1];
 	if (proto !== "tcp" && proto !== "udp")
 		fail(`upnp del: protocol '${proto}' (tcp or udp)`);
-	const mapping = router.nat.forwards().find((f) => f.proto === proto && f.externalPort === port);
+	const mapping = router.nat.findForward((f) => f.proto === proto && f.externalPort === port);
 	if (!mapping || mapping.origin !== "upnp")
 		fail(`upnp del: no UPnP mapping on ${proto} ${port}${mapping ? " (that is a static forward: forward del)" : ""}`);
 	Napt.forwardRemove(proto, port);
@@ -175,10 +175,10 @@ export function showUpnp(args: string[], router: Router, print: Print): void {
 	const external = ctx.externalAddress();
 	const parsed = parseAddress(external);
 	print(`external address ${external || "none"}${parsed.ok && !isPublic(parsed.value) ? " (not publicly routable)" : ""}`);
-	const mappings = router.nat.forwards().filter((f) => f.origin === "upnp");
-	print(`mappings: ${mappings.length} of ${c.limits.mappings}`);
-	for (const m of mappings)
+	print(`mappings: ${router.nat.forwardCount("upnp")} of ${c.limits.mappings}`);
+	router.nat.eachForward("upnp", (m) => {
 		print(`  ${m.proto} ${m.externalPort} -> ${m.address}:${m.port} ${leaseText(m.leaseLeft)} from ${m.owner || "console"} "${m.description}"${m.remote ? ` remote ${m.remote}` : ""}`);
+	});
 	const subscribers = upnp.subscribers();
 	print(`subscribers: ${subscribers.length} of ${c.limits.subscribers}`);
 	for (const s of subscribers)
