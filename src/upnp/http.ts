@@ -132,7 +132,17 @@ interface Shared {
 	handle: (request: HttpRequest) => HttpResponse;
 	connections: Set<Connection>;
 	timer: Timer | undefined;
+	/* answers made in pieces going out now, and those waiting their turn (in order) */
+	streaming: number;
+	waiting: Connection[];
 }
+
+/*
+ * At most this many answers are made in pieces at once: each holds a part
+ * and its producer's state in the XS heap while it goes out (about 3 KB), so
+ * eight clients listing every mapping at once are answered four at a time.
+ */
+const STREAMS = 4;
 
 /* How often the shared timer looks for connections past their time (only while some are open). */
 const TICK = 100;
@@ -160,6 +170,8 @@ class Connection {
 	/* the rest of a body made in pieces, and whether it goes chunked */
 	more: Pieces | undefined;
 	chunked = false;
+	/* one of the answers made in pieces going out now */
+	streaming = false;
 	/* the request was read to its end (else the answer lingers, until lingerEnd) */
 	whole = false;
 	/* Date.now() values: when the connection is closed whatever its state; the latest a linger may end */
@@ -323,7 +335,32 @@ class Connection {
 		this.out = out;
 		this.more = headOnly ? undefined : pieces;
 		this.written = 0;
+		if (this.more) {
+			if (this.shared.streaming >= STREAMS) {
+				// Its turn comes when a stream ends (see ended()): the head waits with it.
+				this.shared.waiting.push(this);
+				return;
+			}
+			this.shared.streaming++;
+			this.streaming = true;
+		}
 		this.flush();
+	}
+
+	/* A stream is over (sent or cut): the next waiting answer starts. */
+	ended(): void {
+		if (!this.streaming)
+			return;
+		this.streaming = false;
+		this.shared.streaming--;
+		for (let next = this.shared.waiting.shift(); next; next = this.shared.waiting.shift()) {
+			if (next.state !== ANSWERING)
+				continue;
+			this.shared.streaming++;
+			next.streaming = true;
+			next.flush();
+			break;
+		}
 	}
 
 	/* The next part of a body made in pieces, framed; undefined once the last went. */
@@ -373,7 +410,7 @@ class Connection {
 	}
 
 	flush(): void {
-		if (this.state !== ANSWERING || !this.out || !this.socket)
+		if (this.state !== ANSWERING || !this.out || !this.socket || (this.more && !this.streaming))
 			return;
 		while (this.room > 0) {
 			let out: Uint8Array | undefined = this.out;
@@ -400,6 +437,7 @@ class Connection {
 		if (this.written < this.out.length || this.more)
 			return;
 		this.out = undefined;
+		this.ended();
 		if (this.whole) {
 			this.close();
 			return;
@@ -416,6 +454,11 @@ class Connection {
 		this.shared.connections.delete(this);
 		this.chunks = [];
 		this.out = undefined;
+		this.more = undefined;
+		const waiting = this.shared.waiting.indexOf(this);
+		if (waiting >= 0)
+			this.shared.waiting.splice(waiting, 1);
+		this.ended();
 		const socket = this.socket;
 		this.socket = undefined;
 		if (!socket)
@@ -493,7 +536,7 @@ export class HttpServer {
 	#shared: Shared;
 
 	constructor(options: { ctx: IgdContext; address: string; port: number; handle: (request: HttpRequest) => HttpResponse }) {
-		const shared: Shared = { ctx: options.ctx, handle: options.handle, connections: new Set(), timer: undefined };
+		const shared: Shared = { ctx: options.ctx, handle: options.handle, connections: new Set(), timer: undefined, streaming: 0, waiting: [] };
 		this.#shared = shared;
 		this.#listener = new Listener({
 			address: options.address,
