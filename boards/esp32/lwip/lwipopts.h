@@ -37,7 +37,7 @@
 #define IP_NAPT                     0   /* CONFIG_LWIP_IPV4_NAPT is not set: ours does it */
 #define IP_REASSEMBLY               1   /* CONFIG_LWIP_IP4_REASSEMBLY=y */
 #define IP_FRAG                     1   /* CONFIG_LWIP_IP4_FRAG=y */
-#define IP_REASS_MAX_PBUFS          16  /* CONFIG_LWIP_IP_REASS_MAX_PBUFS=16 */
+#define IP_REASS_MAX_PBUFS          10  /* CONFIG_LWIP_IP_REASS_MAX_PBUFS=10 */
 #define IP_REASS_MAXAGE             3
 
 #define LWIP_ARP                    1
@@ -55,7 +55,7 @@
 
 #define TCP_MSS                     1440  /* CONFIG_LWIP_TCP_MSS default */
 #define TCP_WND                     5760
-#define TCP_SND_BUF                 5760
+#define TCP_SND_BUF                 2920
 #define TCP_LISTEN_BACKLOG          1
 #define TCP_OVERSIZE                TCP_MSS
 #define TCP_QUEUE_OOSEQ             0   /* CONFIG_LWIP_TCP_QUEUE_OOSEQ=n */
