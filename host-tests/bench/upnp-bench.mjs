@@ -234,11 +234,10 @@ async function main() {
 		"",
 		`The whole XS heap in use with ${MAPPINGS} mappings is ${kb(r.mappings.inUse)}; most of it is the rest of the router`,
 		`(UPnP off reads ${kb(r.off.inUse)}), so the target is read as UPnP's share: what turning it on and`,
-		"adding the mappings costs. Not in that share: the simulator compiles every module from source",
-		"at start-up, so the UPnP modules' bytecode and functions sit in this heap whether UPnP is on or",
-		"off (on the device, Moddable preloads modules into flash). Transient heap while answering",
-		"grows with the answer's size (a GetListOfPortMappings answer is built whole) and is bounded",
-		"by the connection limit (8 at once).",
+		"adding the mappings costs. The modules themselves are not in it: they are preloaded (flash on",
+		"the device) and the simulator charges only what the router builds after. Transient heap while",
+		"answering is a part of each answer at a time (answers are made in pieces, at most 4 at once),",
+		"bounded by the connection limit (8 at once).",
 	];
 	const text = `${lines.join("\n")}\n`;
 	fs.mkdirSync(path.dirname(OUT), { recursive: true });
