@@ -65,6 +65,7 @@ const httpCases = [
 	})(), 431, "requestLimit"],
 	["more than 32 header lines", soapRequest("GetExternalIPAddress", [], { extraHeaders: Array.from({ length: 40 }, (_, i) => `X-Line-${i}: ${i}`) }), 431, "requestLimit"],
 	["unterminated XML", soapRequest("GetExternalIPAddress", [], { body: ENVELOPE(`<u:GetExternalIPAddress xmlns:u="${WANIP}">`).replace("</s:Body></s:Envelope>", "") }), 400, "bad"],
+	["an envelope in another namespace than SOAP 1.1's", soapRequest("GetExternalIPAddress", [], { body: ENVELOPE(`<u:GetExternalIPAddress xmlns:u="${WANIP}"></u:GetExternalIPAddress>`).replace("http://schemas.xmlsoap.org/soap/envelope/", "http://www.w3.org/2003/05/soap-envelope") }), 400, "bad"],
 	["mismatched XML tags", soapRequest("GetExternalIPAddress", [], { body: ENVELOPE(`<u:GetExternalIPAddress xmlns:u="${WANIP}"></u:GetExternalIPAddresz>`) }), 400, "bad"],
 	["a DOCTYPE with entities (billion laughs)", soapRequest("GetExternalIPAddress", [], {
 		body: `<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>`
@@ -111,6 +112,8 @@ const faultCases = [
 	["another service's type in SOAPAction", soapRequest("GetExternalIPAddress", [], { soapAction: '"urn:schemas-upnp-org:service:WANPPPConnection:1#GetExternalIPAddress"' }), 401],
 	["a newer service version than ours", soapRequest("GetExternalIPAddress", [], { soapAction: '"urn:schemas-upnp-org:service:WANIPConnection:3#GetExternalIPAddress"' }), 401],
 	["a body without an Envelope", soapRequest("GetExternalIPAddress", [], { body: '<?xml version="1.0"?><GetExternalIPAddress/>' }), 401],
+	["the action element in another service's namespace", soapRequest("GetExternalIPAddress", [], { body: soapBody("GetExternalIPAddress", "urn:schemas-upnp-org:service:WANPPPConnection:1") }), 401],
+	["the action element in no namespace", soapRequest("GetExternalIPAddress", [], { body: soapBody("GetExternalIPAddress", WANIP).replace(/<u:GetExternalIPAddress xmlns:u="[^"]*"><\/u:GetExternalIPAddress>/, "<GetExternalIPAddress></GetExternalIPAddress>") }), 401],
 	["an action of another service at this control URL", soapRequest("GetTotalBytesSent", [], { service: WANIP }), 401],
 	["a missing argument", soapRequest("AddPortMapping", withoutArg(ADD, "NewProtocol")), 402],
 	["an unknown argument", soapRequest("AddPortMapping", [...ADD, ["NewColour", "blue"]]), 402],

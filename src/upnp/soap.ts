@@ -9,6 +9,7 @@ import { xmlEscape } from "upnp/message";
 import { findAction } from "upnp/services";
 import type { Action, OutValue, Service } from "upnp/services";
 import { child, parseXml } from "upnp/xml";
+import type { XmlElement } from "upnp/xml";
 
 export type Control =
 	| { ok: true; action: Action; args: Map<string, string> }
@@ -32,6 +33,19 @@ function splitVersion(type: string): [string, number] {
 	return m ? [m[1], Number(m[2])] : [type, NaN];
 }
 
+const SOAP_ENVELOPE = "http://schemas.xmlsoap.org/soap/envelope/";
+
+/* The namespace of an element's name, declared on it or on the elements around it (innermost first). */
+function namespaceOf(element: XmlElement, scope: readonly XmlElement[]): string | undefined {
+	const colon = element.name.indexOf(":");
+	const declaration = colon < 0 ? "xmlns" : `xmlns:${element.name.slice(0, colon)}`;
+	for (const e of scope)
+		for (const [name, value] of e.attributes)
+			if (name === declaration)
+				return value;
+	return undefined;
+}
+
 /* The action a control request asks for and its in arguments, or why it cannot be run. */
 export function parseControl(service: Service, request: HttpRequest): Control {
 	const header = request.headers.get("soapaction");
@@ -53,6 +67,12 @@ export function parseControl(service: Service, request: HttpRequest): Control {
 	const body = envelope.local === "Envelope" ? child(envelope, "Body") : undefined;
 	const call = body?.children[0];
 	if (!call || call.local !== name)
+		return fault(401, INVALID_ACTION);
+	// Names are what their namespaces say: a SOAP envelope, and the action in this service's.
+	if (namespaceOf(envelope, [envelope]) !== SOAP_ENVELOPE || namespaceOf(body, [body, envelope]) !== SOAP_ENVELOPE)
+		return { ok: false, status: 400, description: "not a SOAP 1.1 envelope (its namespace)" };
+	const [callType, callVersion] = splitVersion(namespaceOf(call, [call, body, envelope]) ?? "");
+	if (callType !== ours || !(callVersion >= 1 && callVersion <= ourVersion))
 		return fault(401, INVALID_ACTION);
 	const action = findAction(service, name);
 	if (!action)
