@@ -59,6 +59,8 @@ test("console: every bad dhcp command is one error line and changes nothing", as
 		["dhcp lease 1h", /not a lease time/],
 		["dhcp domain -bad-", /not a domain name/],
 		["dhcp domain a..b", /not a domain name/],
+		["dhcp domain 255.255.255.255", /not a domain name.*all digits/],
+		["dhcp domain home.123", /not a domain name.*all digits/],
 		["dhcp domain one two", /too many arguments/],
 		["dhcp reserve zz:00:00:00:00:01 192.168.4.50", /not a MAC address/],
 		["dhcp reserve 01:00:5e:00:00:01 192.168.4.50", /multicast MAC/],

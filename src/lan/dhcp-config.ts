@@ -157,9 +157,13 @@ export function domainProblem(domain: unknown): string | undefined {
 		return undefined;
 	if (domain.length > MAX_DOMAIN)
 		return `domain longer than ${MAX_DOMAIN} characters`;
-	for (const label of domain.split("."))
+	const labels = domain.split(".");
+	for (const label of labels)
 		if (!/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label))
 			return `'${domain}' is not a domain name (labels of letters, digits and inner hyphens)`;
+	// RFC 3696 2: a top-level label is never all digits (so an address is never taken for a name).
+	if (/^[0-9]+$/.test(labels[labels.length - 1]))
+		return `'${domain}' is not a domain name: its last label is all digits`;
 	return undefined;
 }
 
