@@ -44,6 +44,41 @@ test("M-SEARCH from lan is answered: ssdp:all with all 10, a service type echoed
 	assert.equal(service[0].headers.st, WANIP);
 });
 
+// 60 unicast M-SEARCH ssdp:all (no MX: answered at once) 30 ms apart from one socket; how many answers came.
+const SEARCH_BURST = `
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[2], 0))
+s.setblocking(False)
+CRLF = bytes([13, 10])
+m = CRLF.join([b"M-SEARCH * HTTP/1.1", b"HOST: 239.255.255.250:1900", b'MAN: "ssdp:discover"', b"ST: ssdp:all", b"", b""])
+answers, start = 0, time.monotonic()
+sent = 0
+while time.monotonic() - start < 4.0:
+    if sent < 60 and time.monotonic() - start >= sent * 0.03:
+        s.sendto(m, (sys.argv[1], 1900))
+        sent += 1
+    try:
+        while True:
+            s.recv(2048)
+            answers += 1
+    except BlockingIOError:
+        time.sleep(0.005)
+print(sent, answers, time.monotonic() - start)
+`;
+
+test("a burst of searches is answered at a bounded rate: a spoofed source cannot be flooded through the router", async () => {
+	const before = await upnpState(bench);
+	const r = await bench.exec("lan", ["python3", "-c", SEARCH_BURST, ROUTER_LAN, LAN_HOST], { timeout: 15000 });
+	const [sent, answers, seconds] = r.stdout.trim().split(" ").map(Number);
+	assert.equal(sent, 60, r.stdout + r.stderr);
+	assert.ok(answers > 0, `some answered: ${r.stdout}`);
+	// 64 answers a second at most (src/upnp/ssdp.ts), over the 4 s the burst and its answers took.
+	assert.ok(answers <= 64 * Math.ceil(seconds + 1), `${answers} answers in ${seconds} s to 60 searches of ~100 bytes`);
+	const after = await upnpState(bench);
+	assert.ok(after.counters.ignored > before.counters.ignored, "the searches over the rate counted as ignored");
+});
+
 test("from wan: M-SEARCH on the WAN link, to the WAN address or to the LAN address gets no answer", async () => {
 	const before = await upnpState(bench);
 	await bench.exec("wan", ["ip", "route", "add", "192.168.4.0/24", "via", wan]);

@@ -29,6 +29,12 @@ const SPACING = 10;
 const MX_CAP = 5;
 /* Answer datagrams waiting for their delay, all searches together. */
 const MAX_PENDING = 32;
+/*
+ * Answers to searches per second, all sources together: a search is a
+ * hundred bytes and its answers (ssdp:all) some thirty times that, so a LAN
+ * host spoofing another's address could otherwise aim a stream at it.
+ */
+const MAX_ANSWERS_PER_SECOND = 64;
 /* Longer datagrams are not searches. */
 const MAX_DATAGRAM = 2048;
 const CONFIGID = 1;
@@ -166,6 +172,9 @@ export class Ssdp {
 	#runs = new Set<Timer>();
 	/* answers waiting, all searches together */
 	#pending = 0;
+	/* the second (of uptime) answers were last counted in, and how many went in it */
+	#second = -1;
+	#answeredThisSecond = 0;
 
 	constructor(ctx: IgdContext) {
 		this.#ctx = ctx;
@@ -309,10 +318,16 @@ export class Ssdp {
 		const answers = matches(targets(ctx), search.st);
 		if (!answers.length)
 			return;
-		if (this.#pending + answers.length > MAX_PENDING) {
+		const second = Math.floor(Platform.uptime() / 1000);
+		if (second !== this.#second) {
+			this.#second = second;
+			this.#answeredThisSecond = 0;
+		}
+		if (this.#pending + answers.length > MAX_PENDING || this.#answeredThisSecond + answers.length > MAX_ANSWERS_PER_SECOND) {
 			ctx.counters.ssdpIgnored++;
 			return;
 		}
+		this.#answeredThisSecond += answers.length;
 		ctx.counters.searchesAnswered++;
 		this.#pending += answers.length;
 		// Within MX seconds, the last of them too; a unicast search (no MX) at once.
