@@ -61,6 +61,20 @@ test("show status names the WAN lease and the LAN address", async () => {
 	assert.match(out, /lan {2}static 192\.168\.4\.1\/24/);
 });
 
+test("a burst that overflows a UDP socket's queue is counted in show memory", async () => {
+	const before = /^udp: (\d+) datagrams dropped with a socket's queue full$/m.exec(await bench.console.command("show memory"));
+	assert.ok(before, "show memory has the udp line");
+	// 300 M-SEARCHes back to back to the SSDP socket: its queue holds 8.
+	await bench.exec("lan", ["python3", "-c", `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(300):
+    s.sendto(b"M-SEARCH * HTTP/1.1" + bytes([13, 10, 13, 10]), ("${ROUTER_LAN}", 1900))
+`]);
+	const after = /^udp: (\d+) datagrams dropped/m.exec(await bench.console.command("show memory"));
+	assert.ok(after && Number(after[1]) > Number(before[1]), `dropped datagrams counted: ${before[1]} -> ${after?.[1]}`);
+});
+
 test("show memory reports the XS heap and every lwIP pool", async () => {
 	const out = await bench.console.command("show memory");
 	const xs = parseMemory(out);

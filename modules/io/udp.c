@@ -52,6 +52,9 @@ struct udp_socket {
 };
 
 /* lwIP's thread, lock held. */
+/* Datagrams every socket together dropped with its queue full (under the lwIP lock). */
+static uint32_t gDropped;
+
 static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t port)
 {
 	struct udp_socket *u = arg;
@@ -60,6 +63,7 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
 	if (!u || u->count == UDP_QUEUE_MAX) {
 		if (u)
 			u->dropped++;
+		gDropped++;
 		pbuf_free(p);
 		return;
 	}
@@ -371,4 +375,15 @@ void xs_router_udp_info(xsMachine *the)
 	xsSet(xsResult, xsID("dropped"), xsNumber(dropped));
 	/* unsent is counted in this task alone. */
 	xsSet(xsResult, xsID("unsent"), xsNumber(u->unsent));
+}
+
+/* xs_router_udp_stats() -> { dropped }: every socket's datagrams dropped with its queue full, since boot */
+void xs_router_udp_stats(xsMachine *the)
+{
+	uint32_t dropped;
+	ROUTER_LWIP_LOCK();
+	dropped = gDropped;
+	ROUTER_LWIP_UNLOCK();
+	xsResult = xsNewObject();
+	xsSet(xsResult, xsID("dropped"), xsNumber(dropped));
 }

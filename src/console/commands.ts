@@ -69,6 +69,9 @@ function showConfig(router: Router, print: (line: string) => void): void {
 	print(`# ${router.describeSaved()}`);
 }
 
+/* Datagrams the router's UDP sockets dropped with their queue (8 each) full: lost, so counted. */
+const udpStats = native("xs_router_udp_stats") as () => { dropped: number };
+
 function showMemory(print: (line: string) => void): void {
 	Platform.gc();   // what is live, not what garbage happens to be waiting
 	const m = Platform.memory();
@@ -76,6 +79,7 @@ function showMemory(print: (line: string) => void): void {
 	print(`xs heap: ${m.heapUsed} of ${m.heapSize} bytes held (${share(m.heapUsed)}), peak ${m.heapPeak} (${share(m.heapPeak)}); live ${m.live} (stack ${m.stack})`);
 	print(`xs keys: ${m.keysUsed} made at run time of ${m.keysAvailable}; preloaded modules ${m.preloaded} bytes (flash)`);
 	print(`xs engine: chunks ${m.chunksInUse} in use of ${m.chunksReserved} (peak ${m.chunksPeak}); slots ${m.slotsInUse} in use of ${m.slotsReserved} (peak ${m.slotsPeak})`);
+	print(`udp: ${udpStats().dropped} datagrams dropped with a socket's queue full`);
 	print("lwip pools:     used    max  avail  errors");
 	for (const pool of Net.pools())
 		print(`  ${pool.name.padEnd(14)}${String(pool.used).padStart(5)}${String(pool.max).padStart(7)}${String(pool.available).padStart(7)}${String(pool.errors).padStart(8)}`);
