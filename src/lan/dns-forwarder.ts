@@ -51,6 +51,10 @@ const SLOTS = 4;
 const ROTATE = 32;
 /* TCP: connections from LAN clients and to servers, and a client connection's idle time. */
 const MAX_CLIENT_TCP = 4;
+/* Of those, one LAN host's at most: a host holding its share open leaves the others theirs. */
+const MAX_CLIENT_TCP_PER_HOST = 2;
+/* A client's first query must come within this (ms): a connection is not a place to wait. */
+const CLIENT_FIRST = 3000;
 const MAX_UPSTREAM_TCP = 4;
 const CLIENT_IDLE = 10000;
 /* Queries one TCP client may have waiting at once. */
@@ -210,7 +214,7 @@ class ClientConn {
 		this.engine = engine;
 		this.address = address;
 		this.port = port;
-		this.deadline = Date.now() + CLIENT_IDLE;
+		this.deadline = Date.now() + CLIENT_FIRST;
 	}
 
 	readable(): void {
@@ -947,7 +951,11 @@ function admit(engine: Engine, counters: DnsCounters, lan: { address: string; pr
 		quietClose(from);
 		return;
 	}
-	if (engine.clients.size >= MAX_CLIENT_TCP) {
+	let mine = 0;
+	for (const c of engine.clients)
+		if (c.address === address)
+			mine++;
+	if (engine.clients.size >= MAX_CLIENT_TCP || mine >= MAX_CLIENT_TCP_PER_HOST) {
 		counters.tableFull++;
 		quietClose(from);
 		return;
