@@ -7,7 +7,7 @@
 // half made.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startBench, ROUTER_LAN, LAN_HOST, FAR_HOST, ISP_GATEWAY } from "../lib/bench.mjs";
+import { startBench, ROUTER_LAN, LAN_HOST, FAR_HOST, ISP_GATEWAY, sleep } from "../lib/bench.mjs";
 import {
 	DESC_URL, WANIP, OTHER_HOST, SSDP_GROUP, router, upnpState, mappingOn, upnpForwards, upnpc, soap, mappingArgs,
 	addOtherHost, httpOne, httpGet, ssdpSearch,
@@ -77,6 +77,46 @@ test("a burst of searches is answered at a bounded rate: a spoofed source cannot
 	assert.ok(answers <= 64 * Math.ceil(seconds + 1), `${answers} answers in ${seconds} s to 60 searches of ~100 bytes`);
 	const after = await upnpState(bench);
 	assert.ok(after.counters.ignored > before.counters.ignored, "the searches over the rate counted as ignored");
+});
+
+// `count` connections to the UPnP port from `source`, each sending its request a byte a second.
+const SLOW_SENDERS = `
+import socket, sys, time
+held = []
+for i in range(int(sys.argv[3])):
+    s = socket.socket()
+    s.bind((sys.argv[2], 0))
+    s.settimeout(2)
+    try:
+        s.connect((sys.argv[1], 5000))
+        held.append(s)
+    except OSError:
+        pass
+print("connected", len(held), flush=True)
+request = b"GET /rootDesc.xml HTTP/1.1" + bytes([13, 10])
+end = time.monotonic() + float(sys.argv[4])
+i = 0
+while time.monotonic() < end and i < len(request):
+    for s in held:
+        try:
+            s.send(request[i:i + 1])
+        except OSError:
+            pass
+    i += 1
+    time.sleep(1)
+`;
+
+test("one host's slow connections leave the others theirs: another host is served at once", async () => {
+	const slow = bench.track("lan", ["python3", "-u", "-c", SLOW_SENDERS, ROUTER_LAN, LAN_HOST, "8", "6"]);
+	await slow.waitFor(/^connected \d+$/m, 10000);
+	await sleep(300);
+	const started = Date.now();
+	const answer = await httpOne(bench, httpGet("/rootDesc.xml"), { source: OTHER_HOST, timeout: 3 });
+	assert.equal(answer.status, 200, `${OTHER_HOST} served while ${LAN_HOST} holds 8 slow connections: ${JSON.stringify(answer).slice(0, 300)}`);
+	assert.ok(Date.now() - started < 3000);
+	const state = await upnpState(bench);
+	assert.ok(state.counters.connectionLimit > 0, state.text);
+	await slow.stop();
 });
 
 test("from wan: M-SEARCH on the WAN link, to the WAN address or to the LAN address gets no answer", async () => {

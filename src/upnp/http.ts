@@ -588,7 +588,14 @@ function admit(shared: Shared, from: TCP): void {
 		from.close();
 		return;
 	}
-	if (shared.connections.size >= ctx.config().limits.connections) {
+	// One host gets at most half the connections: a host holding its share open (slowly
+	// sending, or not at all) leaves the others theirs.
+	const limit = ctx.config().limits.connections;
+	let mine = 0;
+	for (const c of shared.connections)
+		if (c.address === address)
+			mine++;
+	if (shared.connections.size >= limit || mine >= Math.max(1, Math.ceil(limit / 2))) {
 		ctx.counters.connectionLimit++;
 		from.close();
 		return;
