@@ -1304,6 +1304,40 @@ static void test_not_for_napt(void)
 	CHECK(live_flows() == 0);
 }
 
+/* Impossible sources arriving on the WAN (RFC 1812 5.3.7): dropped and counted, to the router too. */
+static void test_martians(void)
+{
+	setup(1024, 16);
+	const uint32_t bad[] = {
+		A(127, 0, 0, 1), A(0, 0, 0, 0), A(0, 1, 2, 3), A(192, 168, 4, 7), A(192, 168, 4, 1),
+		A(224, 0, 0, 1), A(239, 1, 2, 3), A(255, 255, 255, 255),
+	};
+	uint64_t m0 = stats().dropped[NAPT_DROP_MARTIAN];
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		/* A ping to the router's WAN address, a SYN and a datagram to its own ports, and one to a mapping. */
+		CHECK(run(mk_echo(bad[i], WAN, 8, 0x4242, 1, 16), NAPT_INBOUND).v == NAPT_DROP);
+		CHECK(tcp(NAPT_INBOUND, bad[i], 4000, WAN, 22, T_SYN).v == NAPT_DROP);
+		CHECK(udp(NAPT_INBOUND, bad[i], 67, WAN, 68).v == NAPT_DROP);
+		/* Even to an address not ours (lwIP would forward or drop it): NAPT says drop. */
+		CHECK(udp(NAPT_INBOUND, bad[i], 67, R2, 68).v == NAPT_DROP);
+	}
+	CHECK(stats().dropped[NAPT_DROP_MARTIAN] == m0 + 4 * (sizeof bad / sizeof bad[0]));
+	/* A flow from the LAN is not reachable from a spoofed LAN source either. */
+	uint16_t ext = tcp_open(H2, 5000, R1, 80);
+	CHECK(tcp(NAPT_INBOUND, H3, 80, WAN, ext, T_ACK).v == NAPT_DROP);
+	/* Ordinary sources still pass: the gateway, a remote. */
+	CHECK(run(mk_echo(GW, WAN, 8, 0x4242, 1, 16), NAPT_INBOUND).v == NAPT_PASS);
+	CHECK(udp(NAPT_INBOUND, GW, 67, A(255, 255, 255, 255), 68).v == NAPT_PASS);
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 80, WAN, ext, T_ACK), R1, 80, H2, 5000));
+	/* The LAN's subnet follows the configuration. */
+	struct napt_addresses a = { WAN, A(10, 1, 0, 1), A(255, 255, 0, 0) };
+	napt_set_addresses(&a);
+	CHECK(run(mk_echo(A(192, 168, 4, 7), WAN, 8, 0x4242, 1, 16), NAPT_INBOUND).v == NAPT_PASS);
+	CHECK(run(mk_echo(A(10, 1, 200, 3), WAN, 8, 0x4242, 1, 16), NAPT_INBOUND).v == NAPT_DROP);
+	/* From the LAN, nothing changes: multicast and broadcast destinations pass as before. */
+	CHECK(udp(NAPT_OUTBOUND, A(0, 0, 0, 0), 68, A(255, 255, 255, 255), 67).v == NAPT_PASS);
+}
+
 /* Seeded xorshift32: the same packets on every run. */
 static uint32_t rng_state = 0x9e3779b9u;
 static uint32_t rnd(void)
@@ -1419,6 +1453,7 @@ int main(void)
 	test_malformed();
 	test_ip_options();
 	test_not_for_napt();
+	test_martians();
 	test_random();
 	return check_report("napt_test");
 }

@@ -49,6 +49,7 @@ static const char *const gDropKeys[NAPT_DROP_COUNT] = {
 	[NAPT_DROP_NOT_SYN] = "notSyn",
 	[NAPT_DROP_ICMP_ERROR] = "icmpError",
 	[NAPT_DROP_UNSUPPORTED] = "unsupported",
+	[NAPT_DROP_MARTIAN] = "martian",
 };
 
 static const char *const gForwardResults[] = {

@@ -69,6 +69,7 @@ enum napt_drop {
 	NAPT_DROP_NOT_SYN,         /* TCP without SYN and without a flow */
 	NAPT_DROP_ICMP_ERROR,      /* ICMP error about no known flow */
 	NAPT_DROP_UNSUPPORTED,     /* outbound protocol NAPT cannot translate (not TCP, UDP, ICMP) */
+	NAPT_DROP_MARTIAN,         /* inbound from an impossible source (RFC 1812 5.3.7): 0/8, 127/8, 224/3, the LAN's subnet */
 	NAPT_DROP_COUNT
 };
 

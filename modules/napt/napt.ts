@@ -40,6 +40,7 @@ export interface Drops {
 	notSyn: number;
 	icmpError: number;
 	unsupported: number;
+	martian: number;
 }
 
 export interface Stats {

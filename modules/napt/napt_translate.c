@@ -213,6 +213,19 @@ static int local_destination(uint32_t dst)
 	return first == 0 || first == 127 || first >= 224 || in_lan(dst);
 }
 
+/*
+ * A source no packet from the WAN can truly have (RFC 1812 5.3.7): this
+ * network (0/8), loopback (127/8), multicast and the reserved range above it
+ * (224/3, limited broadcast included), and the LAN's own subnet. One compare
+ * of the first octet and one masked compare: no cost worth a branch predictor.
+ */
+static int martian_source(uint32_t src)
+{
+	uint8_t first;
+	memcpy(&first, &src, 1);
+	return first == 0 || first == 127 || first >= 224 || in_lan(src);
+}
+
 /* TCP state from the flags of a segment going one way. */
 static void tcp_track(struct napt_flow *f, uint8_t flags, int inbound)
 {
@@ -551,6 +564,8 @@ enum napt_verdict napt_process(uint8_t *ip, uint16_t len, uint16_t tot_len, enum
 			return drop(NAPT_DROP_NO_PORT);        /* no external address yet */
 	}
 	else {
+		if (martian_source(k.src))
+			return drop(NAPT_DROP_MARTIAN);        /* spoofed: not even the router answers it */
 		if (in_lan(k.dst))
 			return drop(NAPT_DROP_UNSOLICITED);    /* nothing routes into the LAN from outside */
 		if (k.dst != napt_t.addr.wan_addr || !napt_t.addr.wan_addr)
