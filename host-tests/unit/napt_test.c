@@ -177,7 +177,7 @@ static void test_config(void)
 	CHECK(napt_set_filtering((enum napt_filtering)2) == -1);
 	CHECK(napt_config()->max_flows == 1024);
 	struct napt_stats s = stats();
-	CHECK(s.capacity == 1024 && s.bytes_per_flow == 32);
+	CHECK(s.capacity == 1024 && s.bytes_per_flow == 36);   /* 32 of flow, 4 of index */
 	CHECK(live_flows() == 0);
 }
 
@@ -555,6 +555,86 @@ static void test_tcp_rules(void)
 	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5001, WAN, 41002, T_ACK), R1, 5001, H2, 41002));
 	/* Data segments on a live flow need no SYN. */
 	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 41002, R1, 5001, T_ACK | T_PSH), WAN, 41002, R1, 5001));
+}
+
+/* A TCP segment with the given sequence and acknowledgment numbers. */
+static struct res tcp_seq(enum napt_dir dir, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct pk p = mk_tcp(src, sport, dst, dport, flags, 0);
+	s32be(p.b + 24, seq);
+	s32be(p.b + 28, ack);
+	l4_fill_csum(p.b, p.n, 0);
+	return run(p, dir);
+}
+
+/* The state of the one TCP flow in the table (0xff: none). */
+static uint8_t first_state(void)
+{
+	struct napt_flow_info info;
+	uint32_t cursor = 0;
+	while (napt_flow_next(&cursor, now, &info))
+		if (info.proto == T_TCP)
+			return info.tcp_state;
+	return 0xff;
+}
+
+/*
+ * Blind RST and FIN (RFC 5961's reasoning, as Linux conntrack): from the
+ * Internet, one whose sequence number is far from what the inside expects
+ * does not end an established flow; it is still passed to the inside host,
+ * whose own stack judges it. In the window, it does.
+ */
+static void test_blind_rst(void)
+{
+	setup(16, 4);
+	uint16_t ext = tcp_open(H2, 41000, R1, 443);
+	uint32_t s = 0x11223344u ^ 443;   /* the remote's next sequence number: what the inside last acknowledged */
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+	/* Far out of the window, either side of it: forwarded, the state kept. */
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_RST, s + 0x40000000u, 0), R1, 443, H2, 41000));
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_RST | T_ACK, s - 0x200000u, 0), R1, 443, H2, 41000));
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_FIN | T_ACK, s + 0x100000u, 0), R1, 443, H2, 41000));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+	/* Still established after the transitory timeout, and a flood of new flows does not push it out. */
+	now += 300;
+	for (uint16_t i = 0; i < 40; i++)
+		udp(NAPT_OUTBOUND, H3, (uint16_t)(6000 + i), R2, 53);
+	CHECK(stats().evicted > 0);
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_ACK, s, 0), R1, 443, H2, 41000));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+	/* The inside acknowledges 100,000 more bytes: the window moves with it. */
+	CHECK(is_fwd(tcp_seq(NAPT_OUTBOUND, H2, 41000, R1, 443, T_ACK, 7, s + 100000u), WAN, ext, R1, 443));
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_RST, s, 0), R1, 443, H2, 41000));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+	/* An old ACK (reordered) does not move it back. */
+	CHECK(is_fwd(tcp_seq(NAPT_OUTBOUND, H2, 41000, R1, 443, T_ACK, 7, s + 50u), WAN, ext, R1, 443));
+	/* In the window (data in flight from the remote): the RST ends the flow. */
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_RST, s + 100000u + 1460u, 0), R1, 443, H2, 41000));
+	CHECK(first_state() == NAPT_TCP_RESET);
+
+	/* A FIN in the window counts; one out of it does not. */
+	setup(16, 4);
+	ext = tcp_open(H2, 41001, R1, 443);
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_FIN | T_ACK, s + 0x80000000u, 0), R1, 443, H2, 41001));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_FIN | T_ACK, s, 0), R1, 443, H2, 41001));
+	CHECK(first_state() == NAPT_TCP_FIN_WAIT);
+	/* The inside's own RST is always believed. */
+	CHECK(is_fwd(tcp_seq(NAPT_OUTBOUND, H2, 41001, R1, 443, T_RST, 0x99u, 0), WAN, ext, R1, 443));
+	CHECK(first_state() == NAPT_TCP_RESET);
+
+	/* Through a forward: the inside's SYN-ACK gives the window; a blind RST does nothing. */
+	setup(16, 4);
+	struct napt_forward fw = { .proto = T_TCP, .ext_port = 8080, .ext_end = 8080, .in_port = 80, .in_addr = H2 };
+	CHECK(napt_forward_add(&fw) == NAPT_FORWARD_OK);
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 5555, WAN, 8080, T_SYN, 1000, 0), R1, 5555, H2, 80));
+	CHECK(is_fwd(tcp_seq(NAPT_OUTBOUND, H2, 80, R1, 5555, T_SYN | T_ACK, 90000, 1001), WAN, 8080, R1, 5555));
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 5555, WAN, 8080, T_ACK, 1001, 90001), R1, 5555, H2, 80));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 5555, WAN, 8080, T_RST, 1001u + 0x10000000u, 0), R1, 5555, H2, 80));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 5555, WAN, 8080, T_RST, 1001, 0), R1, 5555, H2, 80));
+	CHECK(first_state() == NAPT_TCP_RESET);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1442,6 +1522,7 @@ int main(void)
 	test_icmp_timeout();
 	test_tick();
 	test_tcp_rules();
+	test_blind_rst();
 	test_icmp_errors_inbound();
 	test_icmp_errors_outbound();
 	test_icmp_errors_malformed();

@@ -445,6 +445,7 @@ struct napt_flow *napt_flow_create(uint8_t proto, uint32_t in_addr, uint16_t in_
 	f->proto = proto;
 	f->state = flags;
 	f->last = now;
+	f->ack = 0;
 	uint16_t *h = &napt_t.out_heads[napt_hash_out(proto, in_addr, in_port, rem_addr, rem_port)];
 	f->next_out = *h;
 	*h = index;

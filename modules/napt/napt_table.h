@@ -3,11 +3,13 @@
  * hash indexes, external ports, forwards, expiry) and napt_translate.c (the
  * per-packet path). Not for use outside modules/napt.
  *
- * A flow is 28 bytes: addresses as on the wire, ports in host order, the
- * time it was last refreshed, protocol, state, and one link for each of the
- * four chains it sits on. Links are 16-bit pool indexes. Each index has
- * half as many buckets as the pool has flows (a power of two), so flow plus
- * index is 32 bytes and a lookup walks two entries on average:
+ * A flow is 32 bytes: addresses as on the wire, ports in host order, the
+ * time it was last refreshed, for TCP the inside's highest ACK (the window
+ * an RST or FIN from the remote must fall in), protocol, state, and one link
+ * for each of the four chains it sits on. Links are 16-bit pool indexes.
+ * Each index has half as many buckets as the pool has flows (a power of
+ * two), so flow plus index is 36 bytes and a lookup walks two entries on
+ * average:
  *   out  (proto, inside addr:port, remote addr:port)  outbound packets
  *   in   (proto, external port, remote addr:port)     inbound packets
  *   map  (proto, inside addr:port)                    the mapping, for EIM
@@ -33,6 +35,7 @@ struct napt_flow {
 	uint32_t in_addr;
 	uint32_t rem_addr;
 	uint32_t last;          /* napt clock, seconds */
+	uint32_t ack;           /* TCP: the inside's highest ACK, the remote's next sequence number; 0 = none yet */
 	uint16_t in_port;
 	uint16_t rem_port;      /* 0 for ICMP */
 	uint16_t ext_port;      /* the ICMP query id for ICMP */

@@ -226,11 +226,37 @@ static int martian_source(uint32_t src)
 	return first == 0 || first == 127 || first >= 224 || in_lan(src);
 }
 
-/* TCP state from the flags of a segment going one way. */
-static void tcp_track(struct napt_flow *f, uint8_t flags, int inbound)
+/*
+ * How far from the inside's highest ACK an RST or FIN from the remote may
+ * fall and still count: one unscaled window either way. The remote sends
+ * from its snd_nxt, at most a window ahead of what the inside acknowledged;
+ * a blind attacker hits this by chance once in 32768 tries. An RST or FIN
+ * outside it is still forwarded (the inside's stack judges it, RFC 5961,
+ * and its challenge ACK brings a genuine RST back in the window), but
+ * does not move the flow's state.
+ */
+#define TCP_WINDOW 65536u
+
+static uint32_t rd32be(const uint8_t *p)
 {
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* TCP state from the flags of a segment going one way. */
+static void tcp_track(struct napt_flow *f, const uint8_t *tcp, int inbound)
+{
+	uint8_t flags = tcp[13];
 	uint8_t st = f->state & NAPT_STATE_MASK;
 	uint8_t fl = f->state & (uint8_t)~NAPT_STATE_MASK;
+	if (!inbound && (flags & TCP_ACK)) {
+		/* The inside's ACK only moves forward (serial arithmetic, RFC 1982). */
+		uint32_t a = rd32be(tcp + 8);
+		if (!f->ack || a - f->ack < 0x80000000u)
+			f->ack = a;
+	}
+	else if (inbound && (flags & (TCP_RST | TCP_FIN)) && f->ack
+	         && rd32be(tcp + 4) - f->ack + TCP_WINDOW >= 2u * TCP_WINDOW)
+		return;   /* out of the window: blind, or too old to matter */
 	if (flags & TCP_RST)
 		st = NAPT_TCP_RESET;
 	else if (flags & TCP_SYN) {
@@ -238,6 +264,7 @@ static void tcp_track(struct napt_flow *f, uint8_t flags, int inbound)
 		if (!(flags & TCP_ACK) && (st == NAPT_TCP_CLOSING || st == NAPT_TCP_RESET)) {
 			fl &= NAPT_F_FORWARD;
 			st = NAPT_TCP_SYN_SENT;
+			f->ack = 0;
 		}
 		fl |= inbound ? NAPT_F_SEEN_IN : NAPT_F_SEEN_OUT;
 		if (st == NAPT_TCP_SYN_SENT && (fl & NAPT_F_SEEN_IN) && (fl & NAPT_F_SEEN_OUT))
@@ -254,7 +281,7 @@ static inline __attribute__((always_inline)) void refresh(struct napt_flow *f, c
 {
 	f->last = now;
 	if (k->proto == NAPT_PROTO_TCP)
-		tcp_track(f, k->l4[13], inbound);
+		tcp_track(f, k->l4, inbound);
 	else
 		f->state |= inbound ? NAPT_F_SEEN_IN : NAPT_F_SEEN_OUT;
 }
