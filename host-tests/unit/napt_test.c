@@ -1067,15 +1067,18 @@ static void test_forwards(void)
 	}
 	/* A non-SYN to a forward makes nothing. */
 	CHECK(tcp(NAPT_INBOUND, R2, 50000, WAN, 8080, T_ACK).v == NAPT_DROP);
-	/* Removing the forward removes its flows. */
+	/* Removing the forward refuses new connections; the established one stays (test_forward_removed). */
 	CHECK(napt_forward_remove(T_TCP, 8080) == NAPT_FORWARD_OK);
 	CHECK(napt_forward_remove(T_TCP, 8080) == NAPT_FORWARD_NOT_FOUND);
 	CHECK(napt_forward_find(T_TCP, 8080) == NULL && napt_forward_count() == 3);
-	CHECK(tcp(NAPT_INBOUND, R1, 50000, WAN, 8080, T_ACK).v == NAPT_DROP);
-	CHECK(stats().in_use[0] == 0);
+	CHECK(tcp(NAPT_INBOUND, R1, 50001, WAN, 8080, T_SYN).v == NAPT_DROP);
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 50000, WAN, 8080, T_ACK), R1, 50000, H2, 80));
+	CHECK(stats().in_use[0] == 1);
 	/* Removing by any port of a range. */
 	CHECK(napt_forward_remove(T_UDP, 6003) == NAPT_FORWARD_OK);
-	CHECK(udp(NAPT_INBOUND, R1, 1111, WAN, 6005).v == NAPT_DROP);
+	CHECK(udp(NAPT_INBOUND, R2, 1111, WAN, 6005).v == NAPT_DROP);
+	CHECK(udp(NAPT_INBOUND, R1, 1111, WAN, 6009).v == NAPT_DROP);   /* never answered: went with it */
+	CHECK(is_fwd(udp(NAPT_INBOUND, R1, 1111, WAN, 6005), R1, 1111, H3, 7005));   /* answered: lives on */
 
 	/* A forward for one remote only. */
 	g = fwd(T_UDP, 5060, 5060, H2, 5060);
@@ -1099,14 +1102,69 @@ static void test_forwards(void)
 	CHECK(tcp(NAPT_INBOUND, R3, 1000, WAN, 3389, T_SYN).v == NAPT_DROP);   /* expired, even before the tick */
 	napt_tick(now);
 	CHECK(napt_forward_find(T_TCP, 3389) == NULL && napt_forward_generation() != g1);
-	CHECK(tcp(NAPT_INBOUND, R2, 1000, WAN, 3389, T_ACK).v == NAPT_DROP);
-	CHECK(stats().in_use[0] == 0);
+	CHECK(tcp(NAPT_INBOUND, R2, 1000, WAN, 3389, T_ACK).v == NAPT_DROP);   /* half-open: went with it */
+	CHECK(stats().in_use[0] == 1);   /* the connection through 8080, still established */
 
 	/* A forward's port is never handed to a new mapping. */
 	g = fwd(T_UDP, 7100, 7100, H2, 22);
 	CHECK(napt_forward_add(&g) == NAPT_FORWARD_OK);
 	struct res r = udp(NAPT_OUTBOUND, H3, 7100, R1, 53);
 	CHECK(r.v == NAPT_FORWARD && r.sport != 7100);
+}
+
+/*
+ * Removing a forward (DeletePortMapping, forward del, a lease running out)
+ * keeps the connections that came in through it until they close or time
+ * out, as miniupnpd with Linux conntrack does; only new ones are refused.
+ * Half-open TCP and unanswered UDP flows of the forward go at once.
+ */
+static void test_forward_removed(void)
+{
+	setup(1024, 16);
+	struct napt_forward t = fwd(T_TCP, 8080, 8080, H2, 80), u = fwd(T_UDP, 5060, 5060, H2, 5060);
+	CHECK(napt_forward_add(&t) == NAPT_FORWARD_OK && napt_forward_add(&u) == NAPT_FORWARD_OK);
+	/* An established TCP connection in, one half-open, an answered and an unanswered UDP flow. */
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5555, WAN, 8080, T_SYN), R1, 5555, H2, 80));
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 5555, T_SYN | T_ACK), WAN, 8080, R1, 5555));
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5555, WAN, 8080, T_ACK), R1, 5555, H2, 80));
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R2, 6666, WAN, 8080, T_SYN), R2, 6666, H2, 80));
+	CHECK(is_fwd(udp(NAPT_INBOUND, R1, 7000, WAN, 5060), R1, 7000, H2, 5060));
+	CHECK(is_fwd(udp(NAPT_OUTBOUND, H2, 5060, R1, 7000), WAN, 5060, R1, 7000));
+	CHECK(is_fwd(udp(NAPT_INBOUND, R2, 7001, WAN, 5060), R2, 7001, H2, 5060));
+	CHECK(live_flows() == 4);
+	CHECK(napt_forward_remove(T_TCP, 8080) == NAPT_FORWARD_OK);
+	CHECK(napt_forward_remove(T_UDP, 5060) == NAPT_FORWARD_OK);
+	/* The established connection goes on, both ways, on the same ports. */
+	CHECK(live_flows() == 2);
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5555, WAN, 8080, T_ACK | T_PSH), R1, 5555, H2, 80));
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 5555, T_ACK | T_PSH), WAN, 8080, R1, 5555));
+	CHECK(is_fwd(udp(NAPT_INBOUND, R1, 7000, WAN, 5060), R1, 7000, H2, 5060));
+	CHECK(is_fwd(udp(NAPT_OUTBOUND, H2, 5060, R1, 7000), WAN, 5060, R1, 7000));
+	/* Nothing new gets in: not the half-open one, not the same remote from another port, not a stranger. */
+	CHECK(tcp(NAPT_INBOUND, R2, 6666, WAN, 8080, T_ACK).v == NAPT_DROP);
+	CHECK(tcp(NAPT_INBOUND, R1, 5556, WAN, 8080, T_SYN).v == NAPT_DROP);
+	CHECK(tcp(NAPT_INBOUND, R3, 5556, WAN, 8080, T_SYN).v == NAPT_DROP);
+	CHECK(udp(NAPT_INBOUND, R2, 7001, WAN, 5060).v == NAPT_DROP);
+	CHECK(udp(NAPT_INBOUND, R1, 7002, WAN, 5060).v == NAPT_DROP);
+	CHECK(napt_set_filtering(NAPT_FILTER_ENDPOINT) == 0);
+	CHECK(tcp(NAPT_INBOUND, R3, 5557, WAN, 8080, T_SYN).v == NAPT_DROP);
+	CHECK(udp(NAPT_INBOUND, R3, 7003, WAN, 5060).v == NAPT_DROP);
+	CHECK(napt_set_filtering(NAPT_FILTER_ADDRESS) == 0);
+	CHECK(live_flows() == 2);
+	/* Its close: FIN both ways; a new SYN on the closed four-tuple does not reopen it. */
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 5555, T_FIN | T_ACK), WAN, 8080, R1, 5555));
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5555, WAN, 8080, T_FIN | T_ACK), R1, 5555, H2, 80));
+	CHECK(tcp(NAPT_INBOUND, R1, 5555, WAN, 8080, T_SYN).v == NAPT_DROP);
+	now += 240;
+	CHECK(tcp(NAPT_INBOUND, R1, 5555, WAN, 8080, T_ACK).v == NAPT_DROP);
+	CHECK(stats().in_use[0] == 0);
+	/* The UDP flow times out as any other. */
+	now += 300;
+	CHECK(udp(NAPT_INBOUND, R1, 7000, WAN, 5060).v == NAPT_DROP);
+	CHECK(live_flows() == 0);
+	/* Put back, the forward works again. */
+	CHECK(napt_forward_add(&t) == NAPT_FORWARD_OK);
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R3, 5558, WAN, 8080, T_SYN), R3, 5558, H2, 80));
 }
 
 static void test_dmz(void)
@@ -1529,6 +1587,7 @@ int main(void)
 	test_icmp_errors_no_refresh();
 	test_hairpin();
 	test_forwards();
+	test_forward_removed();
 	test_dmz();
 	test_table_full();
 	test_malformed();

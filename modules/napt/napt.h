@@ -175,7 +175,12 @@ enum napt_forward_result {
  */
 enum napt_forward_result napt_forward_add(const struct napt_forward *forward);
 
-/* Remove the forward whose range holds (proto, ext_port); its flows go too. */
+/*
+ * Remove the forward whose range holds (proto, ext_port). New connections
+ * through it are refused at once; its TCP flows past the handshake and the
+ * UDP flows the inside answered live on until they close or time out, the
+ * rest go with it.
+ */
 enum napt_forward_result napt_forward_remove(uint8_t proto, uint16_t ext_port);
 
 /* The forward whose range holds (proto, ext_port), or NULL. */

@@ -235,13 +235,24 @@ static int visit_any(const struct napt_flow *f, uint32_t arg)
 
 static int visit_remote(const struct napt_flow *f, uint32_t rem_addr)
 {
-	/* A flow the remote opened itself (through a forward) does not admit it. */
-	return f->rem_addr == rem_addr && (f->state & NAPT_F_SEEN_OUT);
+	/* A flow the remote opened itself (through a forward or the DMZ) does not admit it. */
+	return f->rem_addr == rem_addr && (f->state & NAPT_F_SEEN_OUT) && !(f->state & NAPT_F_FORWARD);
+}
+
+static int visit_own(const struct napt_flow *f, uint32_t arg)
+{
+	(void)arg;
+	return !(f->state & NAPT_F_FORWARD);
 }
 
 struct napt_flow *napt_mapping_by_ext(uint8_t proto, uint16_t ext_port, uint32_t now)
 {
 	return walk_mapping(proto, ext_port, now, visit_any, 0);
+}
+
+struct napt_flow *napt_mapping_own(uint8_t proto, uint16_t ext_port, uint32_t now)
+{
+	return walk_mapping(proto, ext_port, now, visit_own, 0);
 }
 
 int napt_mapping_knows(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint32_t now)
@@ -563,13 +574,28 @@ enum napt_forward_result napt_forward_add(const struct napt_forward *forward)
 	return NAPT_FORWARD_OK;
 }
 
-/* Free the flows a forward made. */
+/*
+ * A flow a removed forward made that lives on until it closes or times out:
+ * a TCP connection past its handshake (established or closing), a UDP flow
+ * the inside has answered. New ones are refused once the forward is gone
+ * (nothing matches inbound_new() any more), as with miniupnpd and Linux
+ * conntrack: a DeletePortMapping does not cut a transfer in progress.
+ */
+static int outlives_forward(const struct napt_flow *f)
+{
+	uint8_t tcp = f->state & NAPT_STATE_MASK;
+	if (f->proto == NAPT_PROTO_TCP)
+		return tcp == NAPT_TCP_ESTABLISHED || tcp == NAPT_TCP_FIN_WAIT || tcp == NAPT_TCP_CLOSING;
+	return (f->state & NAPT_F_SEEN_IN) && (f->state & NAPT_F_SEEN_OUT);
+}
+
+/* Free the flows a forward made, but those that outlive it. */
 static void drop_forward_flows(const struct napt_forward *fw)
 {
 	for (uint32_t i = 0; i < napt_t.capacity; i++) {
 		struct napt_flow *f = &napt_t.flows[i];
 		if (f->proto == fw->proto && (f->state & NAPT_F_FORWARD) && f->in_addr == fw->in_addr
-		    && f->ext_port >= fw->ext_port && f->ext_port <= fw->ext_end)
+		    && f->ext_port >= fw->ext_port && f->ext_port <= fw->ext_end && !outlives_forward(f))
 			flow_free(f);
 	}
 }

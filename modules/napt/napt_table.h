@@ -155,6 +155,13 @@ static inline struct napt_flow *napt_lookup_in(uint8_t proto, uint16_t ext_port,
 /* Any live flow of the mapping that owns (proto, ext_port); NULL when none. */
 struct napt_flow *napt_mapping_by_ext(uint8_t proto, uint16_t ext_port, uint32_t now);
 
+/*
+ * A live flow of that mapping the inside opened itself (not a forward's or
+ * the DMZ's): what admits new inbound flows once no forward matches. A
+ * removed forward's flows that live on admit nothing new.
+ */
+struct napt_flow *napt_mapping_own(uint8_t proto, uint16_t ext_port, uint32_t now);
+
 /* Whether the mapping on (proto, ext_port) has sent to rem_addr (address-dependent filtering). */
 int napt_mapping_knows(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint32_t now);
 

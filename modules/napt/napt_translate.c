@@ -242,6 +242,13 @@ static uint32_t rd32be(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* A fresh SYN on a closed connection: it reuses the flow for a new one. */
+static int reopens(const struct napt_flow *f, uint8_t flags)
+{
+	uint8_t st = f->state & NAPT_STATE_MASK;
+	return (flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN && (st == NAPT_TCP_CLOSING || st == NAPT_TCP_RESET);
+}
+
 /* TCP state from the flags of a segment going one way. */
 static void tcp_track(struct napt_flow *f, const uint8_t *tcp, int inbound)
 {
@@ -261,7 +268,7 @@ static void tcp_track(struct napt_flow *f, const uint8_t *tcp, int inbound)
 		st = NAPT_TCP_RESET;
 	else if (flags & TCP_SYN) {
 		/* A fresh SYN on a closed connection reuses the flow for a new one. */
-		if (!(flags & TCP_ACK) && (st == NAPT_TCP_CLOSING || st == NAPT_TCP_RESET)) {
+		if (reopens(f, flags)) {
 			fl &= NAPT_F_FORWARD;
 			st = NAPT_TCP_SYN_SENT;
 			f->ack = 0;
@@ -347,7 +354,7 @@ static struct napt_flow *inbound_new(struct pkt *k, uint32_t now, enum napt_verd
 		*verdict = pass();
 		return NULL;
 	}
-	m = napt_mapping_by_ext(k->proto, k->dport, now);
+	m = napt_mapping_own(k->proto, k->dport, now);
 	if (m) {
 		if (napt_t.config.filtering == NAPT_FILTER_ADDRESS && !napt_mapping_knows(k->proto, k->dport, k->src, now)) {
 			drop(NAPT_DROP_FILTERED);
@@ -370,6 +377,9 @@ static struct napt_flow *inbound_new(struct pkt *k, uint32_t now, enum napt_verd
 static inline __attribute__((always_inline)) enum napt_verdict inbound(struct pkt *k, uint32_t now)
 {
 	struct napt_flow *f = napt_lookup_in(k->proto, k->dport, k->src, k->sport, now);
+	if (f && (f->state & NAPT_F_FORWARD) && k->proto == NAPT_PROTO_TCP && reopens(f, k->l4[13])
+	    && !napt_forward_match(k->proto, k->dport, k->src, now) && napt_t.dmz != f->in_addr)
+		return drop(NAPT_DROP_UNSOLICITED);   /* a new connection on a removed forward's closed flow */
 	if (!f) {
 		enum napt_verdict verdict;
 		if (!header_ok(k->ip, k->ihl))
