@@ -1165,6 +1165,14 @@ static void test_forward_removed(void)
 	/* Put back, the forward works again. */
 	CHECK(napt_forward_add(&t) == NAPT_FORWARD_OK);
 	CHECK(is_fwd(tcp(NAPT_INBOUND, R3, 5558, WAN, 8080, T_SYN), R3, 5558, H2, 80));
+	/* A SIP pinhole's media ends with the call: its answered flows go with it. */
+	struct napt_forward m = fwd(T_UDP, 10000, 10001, H3, 40000);
+	m.origin = NAPT_ORIGIN_SIP;
+	CHECK(napt_forward_add(&m) == NAPT_FORWARD_OK);
+	CHECK(is_fwd(udp(NAPT_INBOUND, R1, 50000, WAN, 10000), R1, 50000, H3, 40000));
+	CHECK(is_fwd(udp(NAPT_OUTBOUND, H3, 40000, R1, 50000), WAN, 10000, R1, 50000));
+	CHECK(napt_forward_remove(T_UDP, 10000) == NAPT_FORWARD_OK);
+	CHECK(udp(NAPT_INBOUND, R1, 50000, WAN, 10000).v == NAPT_DROP);
 }
 
 static void test_dmz(void)

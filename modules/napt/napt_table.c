@@ -580,6 +580,8 @@ enum napt_forward_result napt_forward_add(const struct napt_forward *forward)
  * the inside has answered. New ones are refused once the forward is gone
  * (nothing matches inbound_new() any more), as with miniupnpd and Linux
  * conntrack: a DeletePortMapping does not cut a transfer in progress.
+ * A SIP pinhole is the exception: the ALG removes it when the call ends
+ * (BYE, CANCEL, the dialog's expiry), and its media goes with it.
  */
 static int outlives_forward(const struct napt_flow *f)
 {
@@ -589,13 +591,14 @@ static int outlives_forward(const struct napt_flow *f)
 	return (f->state & NAPT_F_SEEN_IN) && (f->state & NAPT_F_SEEN_OUT);
 }
 
-/* Free the flows a forward made, but those that outlive it. */
+/* Free the flows a forward made, but those that outlive it (none of a SIP pinhole). */
 static void drop_forward_flows(const struct napt_forward *fw)
 {
 	for (uint32_t i = 0; i < napt_t.capacity; i++) {
 		struct napt_flow *f = &napt_t.flows[i];
 		if (f->proto == fw->proto && (f->state & NAPT_F_FORWARD) && f->in_addr == fw->in_addr
-		    && f->ext_port >= fw->ext_port && f->ext_port <= fw->ext_end && !outlives_forward(f))
+		    && f->ext_port >= fw->ext_port && f->ext_port <= fw->ext_end
+		    && (fw->origin == NAPT_ORIGIN_SIP || !outlives_forward(f)))
 			flow_free(f);
 	}
 }
