@@ -35,6 +35,9 @@ static int local_port(uint8_t proto, uint16_t port)
 	return (proto == T_UDP && port == 68) || (proto == T_TCP && (port == 22 || port == 2000));
 }
 
+/* Tests of other things see no per-host share (the whole table); test_flow_share sets this. */
+static int default_share;
+
 static void setup(uint32_t max_flows, uint32_t max_forwards)
 {
 	struct napt_config c;
@@ -42,6 +45,8 @@ static void setup(uint32_t max_flows, uint32_t max_forwards)
 	napt_default_config(&c);
 	c.max_flows = max_flows;
 	c.max_forwards = max_forwards;
+	if (!default_share)
+		c.host_share = max_flows;
 	size_t size = napt_memory_size(&c);
 	CHECK(size > 0 && size <= sizeof(memory));
 	memset(memory, 0xa5, sizeof(memory));   /* napt_init must not rely on zeroed memory */
@@ -545,6 +550,8 @@ static void test_tcp_rules(void)
 	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5001, WAN, 41002, T_SYN), R1, 5001, H2, 41002));
 	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 41002, R1, 5001, T_SYN | T_ACK), WAN, 41002, R1, 5001));
 	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5001, WAN, 41002, T_SYN | T_ACK), R1, 5001, H2, 41002));
+	/* Each side acknowledges the other's SYN. */
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 41002, R1, 5001, T_ACK), WAN, 41002, R1, 5001));
 	{
 		struct napt_flow_info info;
 		uint32_t cursor = 0;
@@ -630,6 +637,7 @@ static void test_blind_rst(void)
 	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 5555, WAN, 8080, T_SYN, 1000, 0), R1, 5555, H2, 80));
 	CHECK(is_fwd(tcp_seq(NAPT_OUTBOUND, H2, 80, R1, 5555, T_SYN | T_ACK, 90000, 1001), WAN, 8080, R1, 5555));
 	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 5555, WAN, 8080, T_ACK, 1001, 90001), R1, 5555, H2, 80));
+	CHECK(is_fwd(tcp_seq(NAPT_OUTBOUND, H2, 80, R1, 5555, T_ACK, 90001, 1001), WAN, 8080, R1, 5555));
 	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
 	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 5555, WAN, 8080, T_RST, 1001u + 0x10000000u, 0), R1, 5555, H2, 80));
 	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
@@ -1056,6 +1064,7 @@ static void test_forwards(void)
 	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 50000, WAN, 8080, T_SYN), R1, 50000, H2, 80));
 	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 50000, T_SYN | T_ACK), WAN, 8080, R1, 50000));
 	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 50000, WAN, 8080, T_ACK), R1, 50000, H2, 80));
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 50000, T_ACK), WAN, 8080, R1, 50000));
 	{
 		struct napt_flow_info info;
 		uint32_t cursor = 0;
@@ -1127,6 +1136,7 @@ static void test_forward_removed(void)
 	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5555, WAN, 8080, T_SYN), R1, 5555, H2, 80));
 	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 5555, T_SYN | T_ACK), WAN, 8080, R1, 5555));
 	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5555, WAN, 8080, T_ACK), R1, 5555, H2, 80));
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 5555, T_ACK), WAN, 8080, R1, 5555));
 	CHECK(is_fwd(tcp(NAPT_INBOUND, R2, 6666, WAN, 8080, T_SYN), R2, 6666, H2, 80));
 	CHECK(is_fwd(udp(NAPT_INBOUND, R1, 7000, WAN, 5060), R1, 7000, H2, 5060));
 	CHECK(is_fwd(udp(NAPT_OUTBOUND, H2, 5060, R1, 7000), WAN, 5060, R1, 7000));
@@ -1173,6 +1183,134 @@ static void test_forward_removed(void)
 	CHECK(is_fwd(udp(NAPT_OUTBOUND, H3, 40000, R1, 50000), WAN, 10000, R1, 50000));
 	CHECK(napt_forward_remove(T_UDP, 10000) == NAPT_FORWARD_OK);
 	CHECK(udp(NAPT_INBOUND, R1, 50000, WAN, 10000).v == NAPT_DROP);
+}
+
+static uint32_t flows_of(uint32_t in_addr)
+{
+	struct napt_flow_info info;
+	uint32_t cursor = 0, n = 0;
+	while (napt_flow_next(&cursor, now, &info))
+		n += info.in_addr == in_addr;
+	return n;
+}
+
+/*
+ * The table taken over (issue 15 item 2). Established means the initiator
+ * acknowledged the SYN-ACK (data seen both ways for a connection from
+ * outside); a flow short of that is transitory and evictable; one LAN host,
+ * and one forward's target, hold at most host_share flows.
+ */
+static void test_flow_share(void)
+{
+	default_share = 1;
+	setup(64, 4);
+	struct napt_stats st = stats();
+	CHECK(st.host_share == 16);   /* a quarter of the table by default */
+	/* From inside: established on the inside's ACK of the SYN-ACK. */
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 42000, R1, 80, T_SYN), WAN, 42000, R1, 80));
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 80, WAN, 42000, T_SYN | T_ACK), R1, 80, H2, 42000));
+	CHECK(first_state() == NAPT_TCP_SYN_RCVD);
+	CHECK(strcmp(napt_tcp_state_name(NAPT_TCP_SYN_RCVD), "syn-received") == 0);
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 42000, R1, 80, T_ACK), WAN, 42000, R1, 80));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+
+	/* From outside through a forward: the remote's ACK alone is not enough; the inside's too. */
+	setup(64, 4);
+	struct napt_forward fw = fwd(T_TCP, 8080, 8080, H2, 80);
+	CHECK(napt_forward_add(&fw) == NAPT_FORWARD_OK);
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5000, WAN, 8080, T_SYN), R1, 5000, H2, 80));
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 5000, T_SYN | T_ACK), WAN, 8080, R1, 5000));
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5000, WAN, 8080, T_ACK), R1, 5000, H2, 80));
+	CHECK(first_state() == NAPT_TCP_SYN_RCVD);
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 5000, T_ACK), WAN, 8080, R1, 5000));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+
+	/* A spoofed SYN flood through the forward, each SYN answered by the LAN server. */
+	for (uint32_t i = 0; i < 200; i++) {
+		uint32_t rem = A(203, 0, 113, 100 + (i % 50));
+		uint16_t port = (uint16_t)(20000 + i);
+		if (tcp(NAPT_INBOUND, rem, port, WAN, 8080, T_SYN).v == NAPT_FORWARD)
+			tcp(NAPT_OUTBOUND, H2, 80, rem, port, T_SYN | T_ACK);
+	}
+	CHECK(flows_of(H2) == 16);   /* the forward target's share, the established connection among them */
+	/* Other hosts still open connections, and the established one still works. */
+	uint64_t refused = stats().dropped[NAPT_DROP_HOST_SHARE];
+	for (uint16_t i = 0; i < 16; i++)
+		tcp_open(H3, (uint16_t)(43000 + i), R2, 443);
+	/* H3 at its own share, all of it established: its next is refused, counted. */
+	for (uint16_t i = 16; i < 20; i++)
+		CHECK(tcp(NAPT_OUTBOUND, H3, (uint16_t)(43000 + i), R2, 443, T_SYN).v == NAPT_DROP);
+	CHECK(flows_of(H3) == 16);
+	CHECK(stats().dropped[NAPT_DROP_HOST_SHARE] == refused + 4);
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5000, WAN, 8080, T_ACK), R1, 5000, H2, 80));
+
+	/* A LAN host pinging with many ids, every one answered: it keeps its share, no more. */
+	setup(64, 4);
+	for (uint16_t id = 1; id <= 100; id++)
+		if (run(mk_echo(H2, R1, 8, id, 1, 8), NAPT_OUTBOUND).v == NAPT_FORWARD)
+			run(mk_echo(R1, WAN, 0, id, 1, 8), NAPT_INBOUND);
+	CHECK(flows_of(H2) == 16);
+	for (uint16_t i = 0; i < 10; i++)
+		tcp_open(H3, (uint16_t)(44000 + i), R2, 443);
+	CHECK(flows_of(H3) == 10);
+	/* The share can be set. */
+	CHECK(napt_set_host_share(0) == -1 && napt_set_host_share(65) == -1);
+	CHECK(napt_set_host_share(4) == 0 && stats().host_share == 4);
+	for (uint16_t i = 0; i < 10; i++)
+		udp(NAPT_OUTBOUND, H9, (uint16_t)(45000 + i), R2, 53);
+	CHECK(flows_of(H9) == 4);
+	/* A host's own unanswered flows make room for its next: the oldest goes. */
+	now += 1;
+	CHECK(is_fwd(udp(NAPT_OUTBOUND, H9, 46000, R2, 53), WAN, 46000, R2, 53));
+	CHECK(flows_of(H9) == 4);
+	default_share = 0;
+}
+
+/* Another host's new TCP connections (of `n`) that get a flow. */
+static int others_open(int n)
+{
+	int ok = 0;
+	for (int i = 0; i < n; i++)
+		ok += tcp(NAPT_OUTBOUND, H3, (uint16_t)(43000 + i), R2, 443, T_SYN).v == NAPT_FORWARD;
+	return ok;
+}
+
+/*
+ * The issue's three takeovers at the default 1024 flows and share (256):
+ * 1100 spoofed SYNs through a forward to a listening server, one LAN host
+ * with 2500 answered SYNs, one with 1100 answered echo ids. Before: another
+ * host opened 0 of 20 connections after each; now all 20.
+ */
+static void test_takeover(void)
+{
+	default_share = 1;
+	setup(1024, 16);
+	struct napt_forward fw = fwd(T_TCP, 8080, 8080, H2, 80);
+	CHECK(napt_forward_add(&fw) == NAPT_FORWARD_OK);
+	for (uint32_t i = 0; i < 1100; i++) {
+		uint32_t rem = A(203, 0, 113, 100 + (i % 100));
+		uint16_t port = (uint16_t)(20000 + i);
+		if (tcp(NAPT_INBOUND, rem, port, WAN, 8080, T_SYN).v == NAPT_FORWARD)
+			tcp(NAPT_OUTBOUND, H2, 80, rem, port, T_SYN | T_ACK);
+	}
+	now += 60;
+	CHECK(others_open(20) == 20);
+	setup(1024, 16);
+	for (uint32_t i = 0; i < 2500; i++) {
+		uint16_t p = (uint16_t)(10000 + i);
+		uint32_t rem = A(203, 0, 113, 100 + (i % 100));
+		if (tcp(NAPT_OUTBOUND, H2, p, rem, 80, T_SYN).v == NAPT_FORWARD)
+			tcp(NAPT_INBOUND, rem, 80, WAN, p, T_SYN | T_ACK);
+	}
+	now += 60;
+	CHECK(others_open(20) == 20);
+	setup(1024, 16);
+	for (uint16_t id = 1; id <= 1100; id++)
+		if (run(mk_echo(H2, R1, 8, id, 1, 8), NAPT_OUTBOUND).v == NAPT_FORWARD)
+			run(mk_echo(R1, WAN, 0, id, 1, 8), NAPT_INBOUND);
+	CHECK(flows_of(H2) == 256);
+	CHECK(others_open(20) == 20);
+	default_share = 0;
 }
 
 static void test_dmz(void)
@@ -1589,6 +1727,7 @@ int main(void)
 	test_tick();
 	test_tcp_rules();
 	test_blind_rst();
+	test_flow_share();
 	test_icmp_errors_inbound();
 	test_icmp_errors_outbound();
 	test_icmp_errors_malformed();
@@ -1596,6 +1735,7 @@ int main(void)
 	test_hairpin();
 	test_forwards();
 	test_forward_removed();
+	test_takeover();
 	test_dmz();
 	test_table_full();
 	test_malformed();

@@ -30,6 +30,9 @@
 #define NAPT_F_FORWARD   0x20u   /* made by a forward or the DMZ */
 #define NAPT_F_FIN_OUT   0x40u
 #define NAPT_F_FIN_IN    0x80u
+/* In syn-received (no FIN yet), the FIN bits say which side has acknowledged the handshake. */
+#define NAPT_F_ACK_OUT   NAPT_F_FIN_OUT
+#define NAPT_F_ACK_IN    NAPT_F_FIN_IN
 
 struct napt_flow {
 	uint32_t in_addr;
@@ -59,6 +62,8 @@ struct napt_table {
 	uint32_t lan_net;         /* lan_addr & lan_mask; with no LAN address, a mask that matches only 0.0.0.0 */
 	uint32_t lan_net_mask;
 	uint32_t dmz;
+	uint16_t *share_own, *share_fwd;   /* flows per LAN host (by its address's last octet): opened by it, made to it by forwards/DMZ */
+	uint32_t host_share;
 	napt_local_port_fn local_port;
 	struct napt_stats stats;
 	int ready;

@@ -274,10 +274,30 @@ static void tcp_track(struct napt_flow *f, const uint8_t *tcp, int inbound)
 			f->ack = 0;
 		}
 		fl |= inbound ? NAPT_F_SEEN_IN : NAPT_F_SEEN_OUT;
-		if (st == NAPT_TCP_SYN_SENT && (fl & NAPT_F_SEEN_IN) && (fl & NAPT_F_SEEN_OUT))
+		if (st == NAPT_TCP_SYN_SENT && (fl & NAPT_F_SEEN_IN) && (fl & NAPT_F_SEEN_OUT)) {
+			/*
+			 * SYN both ways: the handshake waits for its ACKs (ACK_IN and
+			 * ACK_OUT below). The remote's SYN coming last means the inside
+			 * opened it: its ACK alone completes it. The inside's coming
+			 * last means the remote opened it: a blind remote can send an
+			 * ACK, so the inside's own ACK after it is needed too.
+			 */
+			st = NAPT_TCP_SYN_RCVD;
+			if (inbound)
+				fl |= NAPT_F_ACK_IN;
+		}
+	}
+	else if (st == NAPT_TCP_SYN_RCVD && !(flags & TCP_FIN)) {
+		if (flags & TCP_ACK)
+			fl |= inbound ? NAPT_F_ACK_IN : NAPT_F_ACK_OUT;
+		if ((fl & NAPT_F_ACK_IN) && (fl & NAPT_F_ACK_OUT)) {
+			fl &= (uint8_t)~(NAPT_F_ACK_IN | NAPT_F_ACK_OUT);
 			st = NAPT_TCP_ESTABLISHED;
+		}
 	}
 	else if (flags & TCP_FIN) {
+		if (st == NAPT_TCP_SYN_RCVD)
+			fl &= (uint8_t)~(NAPT_F_ACK_IN | NAPT_F_ACK_OUT);
 		fl |= inbound ? NAPT_F_FIN_IN : NAPT_F_FIN_OUT;
 		st = (fl & NAPT_F_FIN_IN) && (fl & NAPT_F_FIN_OUT) ? NAPT_TCP_CLOSING : NAPT_TCP_FIN_WAIT;
 	}
