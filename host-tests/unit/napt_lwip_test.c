@@ -577,6 +577,33 @@ static void test_local(void)
 	CHECK(router_hook_ip4_packets[ROUTER_PORT_WAN] > 0 && router_hook_ip4_packets[ROUTER_PORT_LAN] > 0);
 }
 
+/*
+ * A ping to the WAN address from an impossible source (RFC 1812 5.3.7) is
+ * dropped in the hook, before lwIP can answer it, and counted as martian.
+ */
+static void test_martians(void)
+{
+	const uint32_t bad[] = { A(127, 0, 0, 1), A(0, 0, 0, 0), A(192, 168, 4, 7), A(224, 0, 0, 1), A(255, 255, 255, 255) };
+	struct napt_stats s0, s1;
+	napt_get_stats(&s0);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cap_clear();
+		struct pk p = mk_echo(bad[i], WAN, 8, 99, 1, 16);
+		inject(&wan_if, p.b, p.n);
+		CHECK(ncap == 0);
+		pk_free(&p);
+	}
+	napt_get_stats(&s1);
+	CHECK(s1.dropped[NAPT_DROP_MARTIAN] == s0.dropped[NAPT_DROP_MARTIAN] + sizeof bad / sizeof bad[0]);
+	/* A real remote still gets its answer. */
+	cap_clear();
+	struct pk p = mk_echo(R1, WAN, 8, 99, 2, 16);
+	inject(&wan_if, p.b, p.n);
+	CHECK(ncap == 1 && count_on(&wan_if) == 1);
+	pk_free(&p);
+	cap_clear();
+}
+
 /* Datagrams the router's own pcbs received, by the port they were for. */
 static int heard[3];
 
@@ -1348,6 +1375,7 @@ int main(void)
 	test_hairpin();
 	check_no_leak("hairpin");
 	test_local();
+	test_martians();
 	check_no_leak("local");
 	test_local_port();
 	check_no_leak("local port");

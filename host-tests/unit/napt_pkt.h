@@ -54,6 +54,13 @@ static inline void s32(uint8_t *p, uint32_t v)
 	memcpy(p, &v, 4);
 }
 
+/* A number (TCP sequence and acknowledgment) in network order. */
+static inline void s32be(uint8_t *p, uint32_t v)
+{
+	s16(p, (uint16_t)(v >> 16));
+	s16(p + 2, (uint16_t)v);
+}
+
 /* RFC 1071: the 16-bit one's complement sum, big-endian words, odd byte padded with zero. */
 static inline uint32_t ck_add(uint32_t s, const uint8_t *p, size_t n)
 {
@@ -295,8 +302,9 @@ PKT_BUILDER struct pk mk_tcp(uint32_t src, uint16_t sport, uint32_t dst, uint16_
 	uint8_t *t = b + 20;
 	s16(t, sport);
 	s16(t + 2, dport);
-	s32(t + 4, 0x11223344u ^ sport);
-	s32(t + 8, (flags & T_ACK) ? 0x55667788u ^ dport : 0);
+	s32be(t + 4, 0x11223344u ^ sport);
+	/* One side's ACK is the other side's sequence number: both derive from the port. */
+	s32be(t + 8, (flags & T_ACK) ? 0x11223344u ^ dport : 0);
 	t[12] = 5 << 4;
 	t[13] = flags;
 	s16(t + 14, 65535);

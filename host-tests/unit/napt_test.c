@@ -35,6 +35,9 @@ static int local_port(uint8_t proto, uint16_t port)
 	return (proto == T_UDP && port == 68) || (proto == T_TCP && (port == 22 || port == 2000));
 }
 
+/* Tests of other things see no per-host share (the whole table); test_flow_share sets this. */
+static int default_share;
+
 static void setup(uint32_t max_flows, uint32_t max_forwards)
 {
 	struct napt_config c;
@@ -42,6 +45,8 @@ static void setup(uint32_t max_flows, uint32_t max_forwards)
 	napt_default_config(&c);
 	c.max_flows = max_flows;
 	c.max_forwards = max_forwards;
+	if (!default_share)
+		c.host_share = max_flows;
 	size_t size = napt_memory_size(&c);
 	CHECK(size > 0 && size <= sizeof(memory));
 	memset(memory, 0xa5, sizeof(memory));   /* napt_init must not rely on zeroed memory */
@@ -177,7 +182,7 @@ static void test_config(void)
 	CHECK(napt_set_filtering((enum napt_filtering)2) == -1);
 	CHECK(napt_config()->max_flows == 1024);
 	struct napt_stats s = stats();
-	CHECK(s.capacity == 1024 && s.bytes_per_flow == 32);
+	CHECK(s.capacity == 1024 && s.bytes_per_flow == 36);   /* 32 of flow, 4 of index */
 	CHECK(live_flows() == 0);
 }
 
@@ -545,6 +550,8 @@ static void test_tcp_rules(void)
 	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5001, WAN, 41002, T_SYN), R1, 5001, H2, 41002));
 	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 41002, R1, 5001, T_SYN | T_ACK), WAN, 41002, R1, 5001));
 	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5001, WAN, 41002, T_SYN | T_ACK), R1, 5001, H2, 41002));
+	/* Each side acknowledges the other's SYN. */
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 41002, R1, 5001, T_ACK), WAN, 41002, R1, 5001));
 	{
 		struct napt_flow_info info;
 		uint32_t cursor = 0;
@@ -555,6 +562,87 @@ static void test_tcp_rules(void)
 	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5001, WAN, 41002, T_ACK), R1, 5001, H2, 41002));
 	/* Data segments on a live flow need no SYN. */
 	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 41002, R1, 5001, T_ACK | T_PSH), WAN, 41002, R1, 5001));
+}
+
+/* A TCP segment with the given sequence and acknowledgment numbers. */
+static struct res tcp_seq(enum napt_dir dir, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ack)
+{
+	struct pk p = mk_tcp(src, sport, dst, dport, flags, 0);
+	s32be(p.b + 24, seq);
+	s32be(p.b + 28, ack);
+	l4_fill_csum(p.b, p.n, 0);
+	return run(p, dir);
+}
+
+/* The state of the one TCP flow in the table (0xff: none). */
+static uint8_t first_state(void)
+{
+	struct napt_flow_info info;
+	uint32_t cursor = 0;
+	while (napt_flow_next(&cursor, now, &info))
+		if (info.proto == T_TCP)
+			return info.tcp_state;
+	return 0xff;
+}
+
+/*
+ * Blind RST and FIN (RFC 5961's reasoning, as Linux conntrack): from the
+ * Internet, one whose sequence number is far from what the inside expects
+ * does not end an established flow; it is still passed to the inside host,
+ * whose own stack judges it. In the window, it does.
+ */
+static void test_blind_rst(void)
+{
+	setup(16, 4);
+	uint16_t ext = tcp_open(H2, 41000, R1, 443);
+	uint32_t s = 0x11223344u ^ 443;   /* the remote's next sequence number: what the inside last acknowledged */
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+	/* Far out of the window, either side of it: forwarded, the state kept. */
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_RST, s + 0x40000000u, 0), R1, 443, H2, 41000));
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_RST | T_ACK, s - 0x200000u, 0), R1, 443, H2, 41000));
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_FIN | T_ACK, s + 0x100000u, 0), R1, 443, H2, 41000));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+	/* Still established after the transitory timeout, and a flood of new flows does not push it out. */
+	now += 300;
+	for (uint16_t i = 0; i < 40; i++)
+		udp(NAPT_OUTBOUND, H3, (uint16_t)(6000 + i), R2, 53);
+	CHECK(stats().evicted > 0);
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_ACK, s, 0), R1, 443, H2, 41000));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+	/* The inside acknowledges 100,000 more bytes: the window moves with it. */
+	CHECK(is_fwd(tcp_seq(NAPT_OUTBOUND, H2, 41000, R1, 443, T_ACK, 7, s + 100000u), WAN, ext, R1, 443));
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_RST, s, 0), R1, 443, H2, 41000));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+	/* An old ACK (reordered) does not move it back. */
+	CHECK(is_fwd(tcp_seq(NAPT_OUTBOUND, H2, 41000, R1, 443, T_ACK, 7, s + 50u), WAN, ext, R1, 443));
+	/* In the window (data in flight from the remote): the RST ends the flow. */
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_RST, s + 100000u + 1460u, 0), R1, 443, H2, 41000));
+	CHECK(first_state() == NAPT_TCP_RESET);
+
+	/* A FIN in the window counts; one out of it does not. */
+	setup(16, 4);
+	ext = tcp_open(H2, 41001, R1, 443);
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_FIN | T_ACK, s + 0x80000000u, 0), R1, 443, H2, 41001));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 443, WAN, ext, T_FIN | T_ACK, s, 0), R1, 443, H2, 41001));
+	CHECK(first_state() == NAPT_TCP_FIN_WAIT);
+	/* The inside's own RST is always believed. */
+	CHECK(is_fwd(tcp_seq(NAPT_OUTBOUND, H2, 41001, R1, 443, T_RST, 0x99u, 0), WAN, ext, R1, 443));
+	CHECK(first_state() == NAPT_TCP_RESET);
+
+	/* Through a forward: the inside's SYN-ACK gives the window; a blind RST does nothing. */
+	setup(16, 4);
+	struct napt_forward fw = { .proto = T_TCP, .ext_port = 8080, .ext_end = 8080, .in_port = 80, .in_addr = H2 };
+	CHECK(napt_forward_add(&fw) == NAPT_FORWARD_OK);
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 5555, WAN, 8080, T_SYN, 1000, 0), R1, 5555, H2, 80));
+	CHECK(is_fwd(tcp_seq(NAPT_OUTBOUND, H2, 80, R1, 5555, T_SYN | T_ACK, 90000, 1001), WAN, 8080, R1, 5555));
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 5555, WAN, 8080, T_ACK, 1001, 90001), R1, 5555, H2, 80));
+	CHECK(is_fwd(tcp_seq(NAPT_OUTBOUND, H2, 80, R1, 5555, T_ACK, 90001, 1001), WAN, 8080, R1, 5555));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 5555, WAN, 8080, T_RST, 1001u + 0x10000000u, 0), R1, 5555, H2, 80));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+	CHECK(is_fwd(tcp_seq(NAPT_INBOUND, R1, 5555, WAN, 8080, T_RST, 1001, 0), R1, 5555, H2, 80));
+	CHECK(first_state() == NAPT_TCP_RESET);
 }
 
 /* ------------------------------------------------------------------ */
@@ -976,6 +1064,7 @@ static void test_forwards(void)
 	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 50000, WAN, 8080, T_SYN), R1, 50000, H2, 80));
 	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 50000, T_SYN | T_ACK), WAN, 8080, R1, 50000));
 	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 50000, WAN, 8080, T_ACK), R1, 50000, H2, 80));
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 50000, T_ACK), WAN, 8080, R1, 50000));
 	{
 		struct napt_flow_info info;
 		uint32_t cursor = 0;
@@ -987,15 +1076,18 @@ static void test_forwards(void)
 	}
 	/* A non-SYN to a forward makes nothing. */
 	CHECK(tcp(NAPT_INBOUND, R2, 50000, WAN, 8080, T_ACK).v == NAPT_DROP);
-	/* Removing the forward removes its flows. */
+	/* Removing the forward refuses new connections; the established one stays (test_forward_removed). */
 	CHECK(napt_forward_remove(T_TCP, 8080) == NAPT_FORWARD_OK);
 	CHECK(napt_forward_remove(T_TCP, 8080) == NAPT_FORWARD_NOT_FOUND);
 	CHECK(napt_forward_find(T_TCP, 8080) == NULL && napt_forward_count() == 3);
-	CHECK(tcp(NAPT_INBOUND, R1, 50000, WAN, 8080, T_ACK).v == NAPT_DROP);
-	CHECK(stats().in_use[0] == 0);
+	CHECK(tcp(NAPT_INBOUND, R1, 50001, WAN, 8080, T_SYN).v == NAPT_DROP);
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 50000, WAN, 8080, T_ACK), R1, 50000, H2, 80));
+	CHECK(stats().in_use[0] == 1);
 	/* Removing by any port of a range. */
 	CHECK(napt_forward_remove(T_UDP, 6003) == NAPT_FORWARD_OK);
-	CHECK(udp(NAPT_INBOUND, R1, 1111, WAN, 6005).v == NAPT_DROP);
+	CHECK(udp(NAPT_INBOUND, R2, 1111, WAN, 6005).v == NAPT_DROP);
+	CHECK(udp(NAPT_INBOUND, R1, 1111, WAN, 6009).v == NAPT_DROP);   /* never answered: went with it */
+	CHECK(is_fwd(udp(NAPT_INBOUND, R1, 1111, WAN, 6005), R1, 1111, H3, 7005));   /* answered: lives on */
 
 	/* A forward for one remote only. */
 	g = fwd(T_UDP, 5060, 5060, H2, 5060);
@@ -1019,14 +1111,206 @@ static void test_forwards(void)
 	CHECK(tcp(NAPT_INBOUND, R3, 1000, WAN, 3389, T_SYN).v == NAPT_DROP);   /* expired, even before the tick */
 	napt_tick(now);
 	CHECK(napt_forward_find(T_TCP, 3389) == NULL && napt_forward_generation() != g1);
-	CHECK(tcp(NAPT_INBOUND, R2, 1000, WAN, 3389, T_ACK).v == NAPT_DROP);
-	CHECK(stats().in_use[0] == 0);
+	CHECK(tcp(NAPT_INBOUND, R2, 1000, WAN, 3389, T_ACK).v == NAPT_DROP);   /* half-open: went with it */
+	CHECK(stats().in_use[0] == 1);   /* the connection through 8080, still established */
 
 	/* A forward's port is never handed to a new mapping. */
 	g = fwd(T_UDP, 7100, 7100, H2, 22);
 	CHECK(napt_forward_add(&g) == NAPT_FORWARD_OK);
 	struct res r = udp(NAPT_OUTBOUND, H3, 7100, R1, 53);
 	CHECK(r.v == NAPT_FORWARD && r.sport != 7100);
+}
+
+/*
+ * Removing a forward (DeletePortMapping, forward del, a lease running out)
+ * keeps the connections that came in through it until they close or time
+ * out, as miniupnpd with Linux conntrack does; only new ones are refused.
+ * Half-open TCP and unanswered UDP flows of the forward go at once.
+ */
+static void test_forward_removed(void)
+{
+	setup(1024, 16);
+	struct napt_forward t = fwd(T_TCP, 8080, 8080, H2, 80), u = fwd(T_UDP, 5060, 5060, H2, 5060);
+	CHECK(napt_forward_add(&t) == NAPT_FORWARD_OK && napt_forward_add(&u) == NAPT_FORWARD_OK);
+	/* An established TCP connection in, one half-open, an answered and an unanswered UDP flow. */
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5555, WAN, 8080, T_SYN), R1, 5555, H2, 80));
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 5555, T_SYN | T_ACK), WAN, 8080, R1, 5555));
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5555, WAN, 8080, T_ACK), R1, 5555, H2, 80));
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 5555, T_ACK), WAN, 8080, R1, 5555));
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R2, 6666, WAN, 8080, T_SYN), R2, 6666, H2, 80));
+	CHECK(is_fwd(udp(NAPT_INBOUND, R1, 7000, WAN, 5060), R1, 7000, H2, 5060));
+	CHECK(is_fwd(udp(NAPT_OUTBOUND, H2, 5060, R1, 7000), WAN, 5060, R1, 7000));
+	CHECK(is_fwd(udp(NAPT_INBOUND, R2, 7001, WAN, 5060), R2, 7001, H2, 5060));
+	CHECK(live_flows() == 4);
+	CHECK(napt_forward_remove(T_TCP, 8080) == NAPT_FORWARD_OK);
+	CHECK(napt_forward_remove(T_UDP, 5060) == NAPT_FORWARD_OK);
+	/* The established connection goes on, both ways, on the same ports. */
+	CHECK(live_flows() == 2);
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5555, WAN, 8080, T_ACK | T_PSH), R1, 5555, H2, 80));
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 5555, T_ACK | T_PSH), WAN, 8080, R1, 5555));
+	CHECK(is_fwd(udp(NAPT_INBOUND, R1, 7000, WAN, 5060), R1, 7000, H2, 5060));
+	CHECK(is_fwd(udp(NAPT_OUTBOUND, H2, 5060, R1, 7000), WAN, 5060, R1, 7000));
+	/* Nothing new gets in: not the half-open one, not the same remote from another port, not a stranger. */
+	CHECK(tcp(NAPT_INBOUND, R2, 6666, WAN, 8080, T_ACK).v == NAPT_DROP);
+	CHECK(tcp(NAPT_INBOUND, R1, 5556, WAN, 8080, T_SYN).v == NAPT_DROP);
+	CHECK(tcp(NAPT_INBOUND, R3, 5556, WAN, 8080, T_SYN).v == NAPT_DROP);
+	CHECK(udp(NAPT_INBOUND, R2, 7001, WAN, 5060).v == NAPT_DROP);
+	CHECK(udp(NAPT_INBOUND, R1, 7002, WAN, 5060).v == NAPT_DROP);
+	CHECK(napt_set_filtering(NAPT_FILTER_ENDPOINT) == 0);
+	CHECK(tcp(NAPT_INBOUND, R3, 5557, WAN, 8080, T_SYN).v == NAPT_DROP);
+	CHECK(udp(NAPT_INBOUND, R3, 7003, WAN, 5060).v == NAPT_DROP);
+	CHECK(napt_set_filtering(NAPT_FILTER_ADDRESS) == 0);
+	CHECK(live_flows() == 2);
+	/* Its close: FIN both ways; a new SYN on the closed four-tuple does not reopen it. */
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 5555, T_FIN | T_ACK), WAN, 8080, R1, 5555));
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5555, WAN, 8080, T_FIN | T_ACK), R1, 5555, H2, 80));
+	CHECK(tcp(NAPT_INBOUND, R1, 5555, WAN, 8080, T_SYN).v == NAPT_DROP);
+	now += 240;
+	CHECK(tcp(NAPT_INBOUND, R1, 5555, WAN, 8080, T_ACK).v == NAPT_DROP);
+	CHECK(stats().in_use[0] == 0);
+	/* The UDP flow times out as any other. */
+	now += 300;
+	CHECK(udp(NAPT_INBOUND, R1, 7000, WAN, 5060).v == NAPT_DROP);
+	CHECK(live_flows() == 0);
+	/* Put back, the forward works again. */
+	CHECK(napt_forward_add(&t) == NAPT_FORWARD_OK);
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R3, 5558, WAN, 8080, T_SYN), R3, 5558, H2, 80));
+	/* A SIP pinhole's media ends with the call: its answered flows go with it. */
+	struct napt_forward m = fwd(T_UDP, 10000, 10001, H3, 40000);
+	m.origin = NAPT_ORIGIN_SIP;
+	CHECK(napt_forward_add(&m) == NAPT_FORWARD_OK);
+	CHECK(is_fwd(udp(NAPT_INBOUND, R1, 50000, WAN, 10000), R1, 50000, H3, 40000));
+	CHECK(is_fwd(udp(NAPT_OUTBOUND, H3, 40000, R1, 50000), WAN, 10000, R1, 50000));
+	CHECK(napt_forward_remove(T_UDP, 10000) == NAPT_FORWARD_OK);
+	CHECK(udp(NAPT_INBOUND, R1, 50000, WAN, 10000).v == NAPT_DROP);
+}
+
+static uint32_t flows_of(uint32_t in_addr)
+{
+	struct napt_flow_info info;
+	uint32_t cursor = 0, n = 0;
+	while (napt_flow_next(&cursor, now, &info))
+		n += info.in_addr == in_addr;
+	return n;
+}
+
+/*
+ * The table taken over (issue 15 item 2). Established means the initiator
+ * acknowledged the SYN-ACK (data seen both ways for a connection from
+ * outside); a flow short of that is transitory and evictable; one LAN host,
+ * and one forward's target, hold at most host_share flows.
+ */
+static void test_flow_share(void)
+{
+	default_share = 1;
+	setup(64, 4);
+	struct napt_stats st = stats();
+	CHECK(st.host_share == 16);   /* a quarter of the table by default */
+	/* From inside: established on the inside's ACK of the SYN-ACK. */
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 42000, R1, 80, T_SYN), WAN, 42000, R1, 80));
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 80, WAN, 42000, T_SYN | T_ACK), R1, 80, H2, 42000));
+	CHECK(first_state() == NAPT_TCP_SYN_RCVD);
+	CHECK(strcmp(napt_tcp_state_name(NAPT_TCP_SYN_RCVD), "syn-received") == 0);
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 42000, R1, 80, T_ACK), WAN, 42000, R1, 80));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+
+	/* From outside through a forward: the remote's ACK alone is not enough; the inside's too. */
+	setup(64, 4);
+	struct napt_forward fw = fwd(T_TCP, 8080, 8080, H2, 80);
+	CHECK(napt_forward_add(&fw) == NAPT_FORWARD_OK);
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5000, WAN, 8080, T_SYN), R1, 5000, H2, 80));
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 5000, T_SYN | T_ACK), WAN, 8080, R1, 5000));
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5000, WAN, 8080, T_ACK), R1, 5000, H2, 80));
+	CHECK(first_state() == NAPT_TCP_SYN_RCVD);
+	CHECK(is_fwd(tcp(NAPT_OUTBOUND, H2, 80, R1, 5000, T_ACK), WAN, 8080, R1, 5000));
+	CHECK(first_state() == NAPT_TCP_ESTABLISHED);
+
+	/* A spoofed SYN flood through the forward, each SYN answered by the LAN server. */
+	for (uint32_t i = 0; i < 200; i++) {
+		uint32_t rem = A(203, 0, 113, 100 + (i % 50));
+		uint16_t port = (uint16_t)(20000 + i);
+		if (tcp(NAPT_INBOUND, rem, port, WAN, 8080, T_SYN).v == NAPT_FORWARD)
+			tcp(NAPT_OUTBOUND, H2, 80, rem, port, T_SYN | T_ACK);
+	}
+	CHECK(flows_of(H2) == 16);   /* the forward target's share, the established connection among them */
+	/* Other hosts still open connections, and the established one still works. */
+	uint64_t refused = stats().dropped[NAPT_DROP_HOST_SHARE];
+	for (uint16_t i = 0; i < 16; i++)
+		tcp_open(H3, (uint16_t)(43000 + i), R2, 443);
+	/* H3 at its own share, all of it established: its next is refused, counted. */
+	for (uint16_t i = 16; i < 20; i++)
+		CHECK(tcp(NAPT_OUTBOUND, H3, (uint16_t)(43000 + i), R2, 443, T_SYN).v == NAPT_DROP);
+	CHECK(flows_of(H3) == 16);
+	CHECK(stats().dropped[NAPT_DROP_HOST_SHARE] == refused + 4);
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 5000, WAN, 8080, T_ACK), R1, 5000, H2, 80));
+
+	/* A LAN host pinging with many ids, every one answered: it keeps its share, no more. */
+	setup(64, 4);
+	for (uint16_t id = 1; id <= 100; id++)
+		if (run(mk_echo(H2, R1, 8, id, 1, 8), NAPT_OUTBOUND).v == NAPT_FORWARD)
+			run(mk_echo(R1, WAN, 0, id, 1, 8), NAPT_INBOUND);
+	CHECK(flows_of(H2) == 16);
+	for (uint16_t i = 0; i < 10; i++)
+		tcp_open(H3, (uint16_t)(44000 + i), R2, 443);
+	CHECK(flows_of(H3) == 10);
+	/* The share can be set. */
+	CHECK(napt_set_host_share(0) == -1 && napt_set_host_share(65) == -1);
+	CHECK(napt_set_host_share(4) == 0 && stats().host_share == 4);
+	for (uint16_t i = 0; i < 10; i++)
+		udp(NAPT_OUTBOUND, H9, (uint16_t)(45000 + i), R2, 53);
+	CHECK(flows_of(H9) == 4);
+	/* A host's own unanswered flows make room for its next: the oldest goes. */
+	now += 1;
+	CHECK(is_fwd(udp(NAPT_OUTBOUND, H9, 46000, R2, 53), WAN, 46000, R2, 53));
+	CHECK(flows_of(H9) == 4);
+	default_share = 0;
+}
+
+/* Another host's new TCP connections (of `n`) that get a flow. */
+static int others_open(int n)
+{
+	int ok = 0;
+	for (int i = 0; i < n; i++)
+		ok += tcp(NAPT_OUTBOUND, H3, (uint16_t)(43000 + i), R2, 443, T_SYN).v == NAPT_FORWARD;
+	return ok;
+}
+
+/*
+ * The issue's three takeovers at the default 1024 flows and share (256):
+ * 1100 spoofed SYNs through a forward to a listening server, one LAN host
+ * with 2500 answered SYNs, one with 1100 answered echo ids. Before: another
+ * host opened 0 of 20 connections after each; now all 20.
+ */
+static void test_takeover(void)
+{
+	default_share = 1;
+	setup(1024, 16);
+	struct napt_forward fw = fwd(T_TCP, 8080, 8080, H2, 80);
+	CHECK(napt_forward_add(&fw) == NAPT_FORWARD_OK);
+	for (uint32_t i = 0; i < 1100; i++) {
+		uint32_t rem = A(203, 0, 113, 100 + (i % 100));
+		uint16_t port = (uint16_t)(20000 + i);
+		if (tcp(NAPT_INBOUND, rem, port, WAN, 8080, T_SYN).v == NAPT_FORWARD)
+			tcp(NAPT_OUTBOUND, H2, 80, rem, port, T_SYN | T_ACK);
+	}
+	now += 60;
+	CHECK(others_open(20) == 20);
+	setup(1024, 16);
+	for (uint32_t i = 0; i < 2500; i++) {
+		uint16_t p = (uint16_t)(10000 + i);
+		uint32_t rem = A(203, 0, 113, 100 + (i % 100));
+		if (tcp(NAPT_OUTBOUND, H2, p, rem, 80, T_SYN).v == NAPT_FORWARD)
+			tcp(NAPT_INBOUND, rem, 80, WAN, p, T_SYN | T_ACK);
+	}
+	now += 60;
+	CHECK(others_open(20) == 20);
+	setup(1024, 16);
+	for (uint16_t id = 1; id <= 1100; id++)
+		if (run(mk_echo(H2, R1, 8, id, 1, 8), NAPT_OUTBOUND).v == NAPT_FORWARD)
+			run(mk_echo(R1, WAN, 0, id, 1, 8), NAPT_INBOUND);
+	CHECK(flows_of(H2) == 256);
+	CHECK(others_open(20) == 20);
+	default_share = 0;
 }
 
 static void test_dmz(void)
@@ -1304,6 +1588,40 @@ static void test_not_for_napt(void)
 	CHECK(live_flows() == 0);
 }
 
+/* Impossible sources arriving on the WAN (RFC 1812 5.3.7): dropped and counted, to the router too. */
+static void test_martians(void)
+{
+	setup(1024, 16);
+	const uint32_t bad[] = {
+		A(127, 0, 0, 1), A(0, 0, 0, 0), A(0, 1, 2, 3), A(192, 168, 4, 7), A(192, 168, 4, 1),
+		A(224, 0, 0, 1), A(239, 1, 2, 3), A(255, 255, 255, 255),
+	};
+	uint64_t m0 = stats().dropped[NAPT_DROP_MARTIAN];
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		/* A ping to the router's WAN address, a SYN and a datagram to its own ports, and one to a mapping. */
+		CHECK(run(mk_echo(bad[i], WAN, 8, 0x4242, 1, 16), NAPT_INBOUND).v == NAPT_DROP);
+		CHECK(tcp(NAPT_INBOUND, bad[i], 4000, WAN, 22, T_SYN).v == NAPT_DROP);
+		CHECK(udp(NAPT_INBOUND, bad[i], 67, WAN, 68).v == NAPT_DROP);
+		/* Even to an address not ours (lwIP would forward or drop it): NAPT says drop. */
+		CHECK(udp(NAPT_INBOUND, bad[i], 67, R2, 68).v == NAPT_DROP);
+	}
+	CHECK(stats().dropped[NAPT_DROP_MARTIAN] == m0 + 4 * (sizeof bad / sizeof bad[0]));
+	/* A flow from the LAN is not reachable from a spoofed LAN source either. */
+	uint16_t ext = tcp_open(H2, 5000, R1, 80);
+	CHECK(tcp(NAPT_INBOUND, H3, 80, WAN, ext, T_ACK).v == NAPT_DROP);
+	/* Ordinary sources still pass: the gateway, a remote. */
+	CHECK(run(mk_echo(GW, WAN, 8, 0x4242, 1, 16), NAPT_INBOUND).v == NAPT_PASS);
+	CHECK(udp(NAPT_INBOUND, GW, 67, A(255, 255, 255, 255), 68).v == NAPT_PASS);
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R1, 80, WAN, ext, T_ACK), R1, 80, H2, 5000));
+	/* The LAN's subnet follows the configuration. */
+	struct napt_addresses a = { WAN, A(10, 1, 0, 1), A(255, 255, 0, 0) };
+	napt_set_addresses(&a);
+	CHECK(run(mk_echo(A(192, 168, 4, 7), WAN, 8, 0x4242, 1, 16), NAPT_INBOUND).v == NAPT_PASS);
+	CHECK(run(mk_echo(A(10, 1, 200, 3), WAN, 8, 0x4242, 1, 16), NAPT_INBOUND).v == NAPT_DROP);
+	/* From the LAN, nothing changes: multicast and broadcast destinations pass as before. */
+	CHECK(udp(NAPT_OUTBOUND, A(0, 0, 0, 0), 68, A(255, 255, 255, 255), 67).v == NAPT_PASS);
+}
+
 /* Seeded xorshift32: the same packets on every run. */
 static uint32_t rng_state = 0x9e3779b9u;
 static uint32_t rnd(void)
@@ -1408,17 +1726,22 @@ int main(void)
 	test_icmp_timeout();
 	test_tick();
 	test_tcp_rules();
+	test_blind_rst();
+	test_flow_share();
 	test_icmp_errors_inbound();
 	test_icmp_errors_outbound();
 	test_icmp_errors_malformed();
 	test_icmp_errors_no_refresh();
 	test_hairpin();
 	test_forwards();
+	test_forward_removed();
+	test_takeover();
 	test_dmz();
 	test_table_full();
 	test_malformed();
 	test_ip_options();
 	test_not_for_napt();
+	test_martians();
 	test_random();
 	return check_report("napt_test");
 }

@@ -49,6 +49,8 @@ static const char *const gDropKeys[NAPT_DROP_COUNT] = {
 	[NAPT_DROP_NOT_SYN] = "notSyn",
 	[NAPT_DROP_ICMP_ERROR] = "icmpError",
 	[NAPT_DROP_UNSUPPORTED] = "unsupported",
+	[NAPT_DROP_MARTIAN] = "martian",
+	[NAPT_DROP_HOST_SHARE] = "hostShare",
 };
 
 static const char *const gForwardResults[] = {
@@ -205,6 +207,8 @@ void xs_napt_start(xsMachine *the)
 			config.max_forwards = integer_value(the, xsGet(xsVar(0), xsID("forwards")), "forwards", 1, 1024);
 		if (has(the, xsVar(0), "filtering"))
 			config.filtering = filtering_value(the, xsGet(xsVar(0), xsID("filtering")));
+		if (has(the, xsVar(0), "hostShare"))
+			config.host_share = integer_value(the, xsGet(xsVar(0), xsID("hostShare")), "hostShare", 0, config.max_flows);
 		xsVar(1) = xsGet(xsVar(0), xsID("timeouts"));
 		if (xsTypeOf(xsVar(1)) == xsReferenceType)
 			for (int i = 0; i < NAPT_TIMEOUT_COUNT; i++)
@@ -238,6 +242,22 @@ void xs_napt_set_filtering(xsMachine *the)
 	ROUTER_LWIP_UNLOCK();
 	if (result)
 		xsRangeError("napt: filtering refused");
+}
+
+/* xs_napt_set_host_share(flows): 0 for a quarter of the table */
+void xs_napt_set_host_share(xsMachine *the)
+{
+	uint32_t flows;
+	int result;
+	require_running(the);
+	flows = integer_value(the, xsArg(0), "host share", 0, 32768);
+	ROUTER_LWIP_LOCK();
+	if (!flows)
+		flows = (napt_config()->max_flows + 3u) / 4u;
+	result = napt_set_host_share(flows);
+	ROUTER_LWIP_UNLOCK();
+	if (result)
+		xsRangeError("napt: host share %u refused (1 to the table's size)", (unsigned)flows);
 }
 
 /* xs_napt_set_timeout("udp" | "tcp" | "tcp-transitory" | "icmp", seconds) */
@@ -301,6 +321,7 @@ void xs_napt_stats(xsMachine *the)
 		set_number(the, &xsVar(0), gDropKeys[i], (double)s.dropped[i]);
 	xsSet(xsResult, xsID("dropped"), xsVar(0));
 	set_number(the, &xsResult, "bytesPerFlow", s.bytes_per_flow);
+	set_number(the, &xsResult, "hostShare", s.host_share);
 	xsSet(xsResult, xsID("filtering"), xsString(c.filtering == NAPT_FILTER_ENDPOINT ? "eif" : "adf"));
 	xsVar(0) = xsNewObject();
 	for (int i = 0; i < NAPT_TIMEOUT_COUNT; i++)

@@ -69,6 +69,8 @@ enum napt_drop {
 	NAPT_DROP_NOT_SYN,         /* TCP without SYN and without a flow */
 	NAPT_DROP_ICMP_ERROR,      /* ICMP error about no known flow */
 	NAPT_DROP_UNSUPPORTED,     /* outbound protocol NAPT cannot translate (not TCP, UDP, ICMP) */
+	NAPT_DROP_MARTIAN,         /* inbound from an impossible source (RFC 1812 5.3.7): 0/8, 127/8, 224/3, the LAN's subnet */
+	NAPT_DROP_HOST_SHARE,      /* the LAN host (or the forward's target) holds its share and none of it is evictable */
 	NAPT_DROP_COUNT
 };
 
@@ -78,6 +80,8 @@ struct napt_config {
 	uint32_t timeout[NAPT_TIMEOUT_COUNT];/* seconds */
 	enum napt_filtering filtering;
 	uint32_t hash_seed;                  /* random at boot: remote hosts cannot aim at one bucket */
+	uint32_t host_share;                 /* most flows one LAN host opens, and most forwards and the DMZ make
+	                                        to one LAN host: 1 .. max_flows; 0 = a quarter of max_flows */
 };
 
 /* The defaults: 1024 flows, 64 forwards, UDP 300 s, TCP 7440/240 s, ICMP 60 s, ADF. */
@@ -96,6 +100,7 @@ int napt_init(const struct napt_config *config, void *memory);
 /* Change the filtering or one timeout of the running table; -1 when out of range. */
 int napt_set_filtering(enum napt_filtering filtering);
 int napt_set_timeout(enum napt_timeout which, uint32_t seconds);
+int napt_set_host_share(uint32_t flows);
 const struct napt_config *napt_config(void);
 
 /*
@@ -174,7 +179,12 @@ enum napt_forward_result {
  */
 enum napt_forward_result napt_forward_add(const struct napt_forward *forward);
 
-/* Remove the forward whose range holds (proto, ext_port); its flows go too. */
+/*
+ * Remove the forward whose range holds (proto, ext_port). New connections
+ * through it are refused at once; its TCP flows past the handshake and the
+ * UDP flows the inside answered live on until they close or time out, the
+ * rest go with it.
+ */
 enum napt_forward_result napt_forward_remove(uint8_t proto, uint16_t ext_port);
 
 /* The forward whose range holds (proto, ext_port), or NULL. */
@@ -223,6 +233,7 @@ struct napt_stats {
 	uint64_t passed;                     /* left to lwIP untranslated */
 	uint64_t dropped[NAPT_DROP_COUNT];
 	uint32_t bytes_per_flow;             /* table and index memory over capacity */
+	uint32_t host_share;                 /* the share in force (napt_config's, 0 resolved) */
 };
 void napt_get_stats(struct napt_stats *stats);
 
@@ -240,10 +251,11 @@ struct napt_flow_info {
 enum napt_tcp_state {
 	NAPT_TCP_NONE = 0,
 	NAPT_TCP_SYN_SENT,        /* SYN from one side only */
-	NAPT_TCP_ESTABLISHED,     /* SYN seen from both sides */
+	NAPT_TCP_ESTABLISHED,     /* the initiator acknowledged the SYN-ACK (from outside: ACKs seen both ways) */
 	NAPT_TCP_FIN_WAIT,        /* FIN from one side */
 	NAPT_TCP_CLOSING,         /* FIN from both sides */
 	NAPT_TCP_RESET,           /* RST seen */
+	NAPT_TCP_SYN_RCVD,        /* SYN from both sides, the handshake not yet acknowledged */
 };
 const char *napt_tcp_state_name(uint8_t state);
 

@@ -28,6 +28,8 @@ export interface StartConfig {
 	forwards?: number;
 	filtering?: Filtering;
 	timeouts?: Partial<Timeouts>;
+	/* most flows per LAN host and per forward target, 1 .. flows; 0 = a quarter of flows */
+	hostShare?: number;
 }
 
 export interface Drops {
@@ -40,6 +42,8 @@ export interface Drops {
 	notSyn: number;
 	icmpError: number;
 	unsupported: number;
+	martian: number;
+	hostShare: number;
 }
 
 export interface Stats {
@@ -55,6 +59,8 @@ export interface Stats {
 	passed: number;
 	dropped: Drops;
 	bytesPerFlow: number;
+	/* most flows one LAN host opens, and most forwards and the DMZ make to one LAN host */
+	hostShare: number;
 	filtering: Filtering;
 	timeouts: Timeouts;
 }
@@ -110,6 +116,8 @@ const start = native("xs_napt_start") as (config: StartConfig) => boolean;
 const running = native("xs_napt_running") as () => boolean;
 const setFiltering = native("xs_napt_set_filtering") as (filtering: Filtering) => void;
 const setTimeout = native("xs_napt_set_timeout") as (name: TimeoutName, seconds: number) => void;
+/* 0: a quarter of the table */
+const setHostShare = native("xs_napt_set_host_share") as (flows: number) => void;
 const stats = native("xs_napt_stats") as () => Stats;
 /* A page of at most max (64) flows from cursor (0 first), and the next page's cursor after them if there may be more. */
 const flowPage = native("xs_napt_flows") as (max: number, cursor: number) => (Flow | number)[];
@@ -152,6 +160,7 @@ const Napt = Object.freeze({
 	running,
 	setFiltering,
 	setTimeout,
+	setHostShare,
 	stats,
 	eachFlow,
 	forwardAdd,

@@ -50,8 +50,12 @@ static size_t align4(size_t n)
 	return (n + 3u) & ~(size_t)3u;
 }
 
+#define SHARE_SLOTS 256u
+
 static int config_ok(const struct napt_config *c)
 {
+	if (c->host_share > c->max_flows)
+		return 0;
 	if (c->max_flows < FLOW_SIZE_MIN || c->max_flows > FLOW_SIZE_MAX)
 		return 0;
 	if (c->max_forwards < 1 || c->max_forwards > FORWARDS_MAX)
@@ -67,7 +71,7 @@ size_t napt_memory_size(const struct napt_config *c)
 	if (!config_ok(c))
 		return 0;
 	return align4((size_t)c->max_flows * sizeof(struct napt_flow) + 4u * buckets_for(c->max_flows) * sizeof(uint16_t))
-	       + (size_t)c->max_forwards * sizeof(struct napt_forward);
+	       + (size_t)c->max_forwards * sizeof(struct napt_forward) + 2u * SHARE_SLOTS * sizeof(uint16_t);
 }
 
 int napt_init(const struct napt_config *c, void *memory)
@@ -91,6 +95,11 @@ int napt_init(const struct napt_config *c, void *memory)
 	m = (uint8_t *)memory + align4((size_t)c->max_flows * sizeof(struct napt_flow) + 4u * buckets * sizeof(uint16_t));
 	napt_t.forwards = (struct napt_forward *)(void *)m;
 	napt_t.forward_capacity = c->max_forwards;
+	napt_t.share_own = (uint16_t *)(void *)(m + (size_t)c->max_forwards * sizeof(struct napt_forward));
+	napt_t.share_fwd = napt_t.share_own + SHARE_SLOTS;
+	memset(napt_t.share_own, 0, 2u * SHARE_SLOTS * sizeof(uint16_t));
+	napt_t.host_share = c->host_share ? c->host_share : (c->max_flows + 3u) / 4u;
+	napt_t.stats.host_share = napt_t.host_share;
 	memset(napt_t.out_heads, 0xff, 4u * buckets * sizeof(uint16_t));
 	for (uint32_t i = 0; i < napt_t.capacity; i++) {
 		memset(&napt_t.flows[i], 0, sizeof(struct napt_flow));
@@ -123,6 +132,16 @@ int napt_set_timeout(enum napt_timeout which, uint32_t seconds)
 	if ((unsigned)which >= NAPT_TIMEOUT_COUNT || seconds < 1 || seconds > NAPT_MAX_TIMEOUT)
 		return -1;
 	napt_t.config.timeout[which] = seconds;
+	return 0;
+}
+
+int napt_set_host_share(uint32_t flows)
+{
+	if (flows < 1 || flows > napt_t.capacity)
+		return -1;
+	napt_t.config.host_share = flows;
+	napt_t.host_share = flows;
+	napt_t.stats.host_share = flows;
 	return 0;
 }
 
@@ -180,9 +199,20 @@ static void unlink_chain(uint16_t *head, uint16_t index, size_t offset)
 	}
 }
 
+/* The share counter a flow of in_addr (made by a forward or the DMZ, or not) counts against. */
+static uint16_t *share_slot(uint32_t in_addr, int forwarded)
+{
+	uint8_t b[4];
+	memcpy(b, &in_addr, 4);
+	return (forwarded ? napt_t.share_fwd : napt_t.share_own) + b[3];
+}
+
 static void flow_free(struct napt_flow *f)
 {
 	uint16_t index = (uint16_t)(f - napt_t.flows);
+	uint16_t *share = share_slot(f->in_addr, (f->state & NAPT_F_FORWARD) != 0);
+	if (*share)
+		(*share)--;
 	unlink_chain(&napt_t.out_heads[napt_hash_out(f->proto, f->in_addr, f->in_port, f->rem_addr, f->rem_port)], index, offsetof(struct napt_flow, next_out));
 	unlink_chain(&napt_t.in_heads[napt_hash_in(f->proto, f->ext_port, f->rem_addr, f->rem_port)], index, offsetof(struct napt_flow, next_in));
 	unlink_chain(&napt_t.map_heads[hash_map(f->proto, f->in_addr, f->in_port)], index, offsetof(struct napt_flow, next_map));
@@ -235,13 +265,24 @@ static int visit_any(const struct napt_flow *f, uint32_t arg)
 
 static int visit_remote(const struct napt_flow *f, uint32_t rem_addr)
 {
-	/* A flow the remote opened itself (through a forward) does not admit it. */
-	return f->rem_addr == rem_addr && (f->state & NAPT_F_SEEN_OUT);
+	/* A flow the remote opened itself (through a forward or the DMZ) does not admit it. */
+	return f->rem_addr == rem_addr && (f->state & NAPT_F_SEEN_OUT) && !(f->state & NAPT_F_FORWARD);
+}
+
+static int visit_own(const struct napt_flow *f, uint32_t arg)
+{
+	(void)arg;
+	return !(f->state & NAPT_F_FORWARD);
 }
 
 struct napt_flow *napt_mapping_by_ext(uint8_t proto, uint16_t ext_port, uint32_t now)
 {
 	return walk_mapping(proto, ext_port, now, visit_any, 0);
+}
+
+struct napt_flow *napt_mapping_own(uint8_t proto, uint16_t ext_port, uint32_t now)
+{
+	return walk_mapping(proto, ext_port, now, visit_own, 0);
 }
 
 int napt_mapping_knows(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint32_t now)
@@ -306,6 +347,39 @@ static int evict_one(uint32_t now)
 			best_class = c;
 			if (c == 0)
 				break;
+		}
+	}
+	if (!best)
+		return 0;
+	if (best_class == 0)
+		napt_t.stats.expired++;
+	else
+		napt_t.stats.evicted++;
+	flow_free(best);
+	return 1;
+}
+
+/*
+ * A LAN host (or a forward's target) at its share: free the least valuable
+ * of its own evictable flows among the next EVICT_WINDOW from the clock
+ * hand (never an established or active one), so its new flow replaces its
+ * own; 0 when none is found and the new flow is refused.
+ */
+static int evict_own(uint32_t in_addr, int forwarded, uint32_t now)
+{
+	struct napt_flow *best = NULL;
+	int best_class = EVICT_NEVER;
+	uint32_t window = napt_t.capacity < EVICT_WINDOW ? napt_t.capacity : EVICT_WINDOW;
+	for (uint32_t n = 0; n < window; n++) {
+		struct napt_flow *f = &napt_t.flows[gEvictHand];
+		int c;
+		gEvictHand = gEvictHand + 1 == napt_t.capacity ? 0 : gEvictHand + 1;
+		if (!f->proto || f->in_addr != in_addr || ((f->state & NAPT_F_FORWARD) != 0) != forwarded)
+			continue;
+		c = evict_class(f, now);
+		if (c < best_class || (c == best_class && best && now - f->last > now - best->last)) {
+			best = f;
+			best_class = c;
 		}
 	}
 	if (!best)
@@ -430,10 +504,16 @@ struct napt_flow *napt_flow_create(uint8_t proto, uint32_t in_addr, uint16_t in_
 		napt_t.stats.dropped[NAPT_DROP_NO_PORT]++;
 		return NULL;
 	}
+	uint16_t *share = share_slot(in_addr, (flags & NAPT_F_FORWARD) != 0);
+	if (*share >= napt_t.host_share && !evict_own(in_addr, (flags & NAPT_F_FORWARD) != 0, now)) {
+		napt_t.stats.dropped[NAPT_DROP_HOST_SHARE]++;
+		return NULL;
+	}
 	if (napt_t.free_head == NAPT_NIL && !evict_one(now)) {
 		napt_t.stats.dropped[NAPT_DROP_TABLE_FULL]++;
 		return NULL;
 	}
+	(*share)++;
 	index = napt_t.free_head;
 	f = &napt_t.flows[index];
 	napt_t.free_head = f->next_out;
@@ -445,6 +525,7 @@ struct napt_flow *napt_flow_create(uint8_t proto, uint32_t in_addr, uint16_t in_
 	f->proto = proto;
 	f->state = flags;
 	f->last = now;
+	f->ack = 0;
 	uint16_t *h = &napt_t.out_heads[napt_hash_out(proto, in_addr, in_port, rem_addr, rem_port)];
 	f->next_out = *h;
 	*h = index;
@@ -562,13 +643,31 @@ enum napt_forward_result napt_forward_add(const struct napt_forward *forward)
 	return NAPT_FORWARD_OK;
 }
 
-/* Free the flows a forward made. */
+/*
+ * A flow a removed forward made that lives on until it closes or times out:
+ * a TCP connection past its handshake (established or closing), a UDP flow
+ * the inside has answered. New ones are refused once the forward is gone
+ * (nothing matches inbound_new() any more), as with miniupnpd and Linux
+ * conntrack: a DeletePortMapping does not cut a transfer in progress.
+ * A SIP pinhole is the exception: the ALG removes it when the call ends
+ * (BYE, CANCEL, the dialog's expiry), and its media goes with it.
+ */
+static int outlives_forward(const struct napt_flow *f)
+{
+	uint8_t tcp = f->state & NAPT_STATE_MASK;
+	if (f->proto == NAPT_PROTO_TCP)
+		return tcp == NAPT_TCP_ESTABLISHED || tcp == NAPT_TCP_FIN_WAIT || tcp == NAPT_TCP_CLOSING;
+	return (f->state & NAPT_F_SEEN_IN) && (f->state & NAPT_F_SEEN_OUT);
+}
+
+/* Free the flows a forward made, but those that outlive it (none of a SIP pinhole). */
 static void drop_forward_flows(const struct napt_forward *fw)
 {
 	for (uint32_t i = 0; i < napt_t.capacity; i++) {
 		struct napt_flow *f = &napt_t.flows[i];
 		if (f->proto == fw->proto && (f->state & NAPT_F_FORWARD) && f->in_addr == fw->in_addr
-		    && f->ext_port >= fw->ext_port && f->ext_port <= fw->ext_end)
+		    && f->ext_port >= fw->ext_port && f->ext_port <= fw->ext_end
+		    && (fw->origin == NAPT_ORIGIN_SIP || !outlives_forward(f)))
 			flow_free(f);
 	}
 }
@@ -645,7 +744,7 @@ void napt_get_stats(struct napt_stats *stats)
 
 const char *napt_tcp_state_name(uint8_t state)
 {
-	static const char *const names[] = { "", "syn-sent", "established", "fin-wait", "closing", "reset" };
+	static const char *const names[] = { "", "syn-sent", "established", "fin-wait", "closing", "reset", "syn-received" };
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
 }
 

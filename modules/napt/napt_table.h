@@ -3,11 +3,13 @@
  * hash indexes, external ports, forwards, expiry) and napt_translate.c (the
  * per-packet path). Not for use outside modules/napt.
  *
- * A flow is 28 bytes: addresses as on the wire, ports in host order, the
- * time it was last refreshed, protocol, state, and one link for each of the
- * four chains it sits on. Links are 16-bit pool indexes. Each index has
- * half as many buckets as the pool has flows (a power of two), so flow plus
- * index is 32 bytes and a lookup walks two entries on average:
+ * A flow is 32 bytes: addresses as on the wire, ports in host order, the
+ * time it was last refreshed, for TCP the inside's highest ACK (the window
+ * an RST or FIN from the remote must fall in), protocol, state, and one link
+ * for each of the four chains it sits on. Links are 16-bit pool indexes.
+ * Each index has half as many buckets as the pool has flows (a power of
+ * two), so flow plus index is 36 bytes and a lookup walks two entries on
+ * average:
  *   out  (proto, inside addr:port, remote addr:port)  outbound packets
  *   in   (proto, external port, remote addr:port)     inbound packets
  *   map  (proto, inside addr:port)                    the mapping, for EIM
@@ -28,11 +30,15 @@
 #define NAPT_F_FORWARD   0x20u   /* made by a forward or the DMZ */
 #define NAPT_F_FIN_OUT   0x40u
 #define NAPT_F_FIN_IN    0x80u
+/* In syn-received (no FIN yet), the FIN bits say which side has acknowledged the handshake. */
+#define NAPT_F_ACK_OUT   NAPT_F_FIN_OUT
+#define NAPT_F_ACK_IN    NAPT_F_FIN_IN
 
 struct napt_flow {
 	uint32_t in_addr;
 	uint32_t rem_addr;
 	uint32_t last;          /* napt clock, seconds */
+	uint32_t ack;           /* TCP: the inside's highest ACK, the remote's next sequence number; 0 = none yet */
 	uint16_t in_port;
 	uint16_t rem_port;      /* 0 for ICMP */
 	uint16_t ext_port;      /* the ICMP query id for ICMP */
@@ -56,6 +62,8 @@ struct napt_table {
 	uint32_t lan_net;         /* lan_addr & lan_mask; with no LAN address, a mask that matches only 0.0.0.0 */
 	uint32_t lan_net_mask;
 	uint32_t dmz;
+	uint16_t *share_own, *share_fwd;   /* flows per LAN host (by its address's last octet): opened by it, made to it by forwards/DMZ */
+	uint32_t host_share;
 	napt_local_port_fn local_port;
 	struct napt_stats stats;
 	int ready;
@@ -151,6 +159,13 @@ static inline struct napt_flow *napt_lookup_in(uint8_t proto, uint16_t ext_port,
 
 /* Any live flow of the mapping that owns (proto, ext_port); NULL when none. */
 struct napt_flow *napt_mapping_by_ext(uint8_t proto, uint16_t ext_port, uint32_t now);
+
+/*
+ * A live flow of that mapping the inside opened itself (not a forward's or
+ * the DMZ's): what admits new inbound flows once no forward matches. A
+ * removed forward's flows that live on admit nothing new.
+ */
+struct napt_flow *napt_mapping_own(uint8_t proto, uint16_t ext_port, uint32_t now);
 
 /* Whether the mapping on (proto, ext_port) has sent to rem_addr (address-dependent filtering). */
 int napt_mapping_knows(uint8_t proto, uint16_t ext_port, uint32_t rem_addr, uint32_t now);

@@ -213,24 +213,91 @@ static int local_destination(uint32_t dst)
 	return first == 0 || first == 127 || first >= 224 || in_lan(dst);
 }
 
-/* TCP state from the flags of a segment going one way. */
-static void tcp_track(struct napt_flow *f, uint8_t flags, int inbound)
+/*
+ * A source no packet from the WAN can truly have (RFC 1812 5.3.7): this
+ * network (0/8), loopback (127/8), multicast and the reserved range above it
+ * (224/3, limited broadcast included), and the LAN's own subnet. One compare
+ * of the first octet and one masked compare: no cost worth a branch predictor.
+ */
+static int martian_source(uint32_t src)
+{
+	uint8_t first;
+	memcpy(&first, &src, 1);
+	return first == 0 || first == 127 || first >= 224 || in_lan(src);
+}
+
+/*
+ * How far from the inside's highest ACK an RST or FIN from the remote may
+ * fall and still count: one unscaled window either way. The remote sends
+ * from its snd_nxt, at most a window ahead of what the inside acknowledged;
+ * a blind attacker hits this by chance once in 32768 tries. An RST or FIN
+ * outside it is still forwarded (the inside's stack judges it, RFC 5961,
+ * and its challenge ACK brings a genuine RST back in the window), but
+ * does not move the flow's state.
+ */
+#define TCP_WINDOW 65536u
+
+static uint32_t rd32be(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A fresh SYN on a closed connection: it reuses the flow for a new one. */
+static int reopens(const struct napt_flow *f, uint8_t flags)
 {
 	uint8_t st = f->state & NAPT_STATE_MASK;
+	return (flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN && (st == NAPT_TCP_CLOSING || st == NAPT_TCP_RESET);
+}
+
+/* TCP state from the flags of a segment going one way. */
+static void tcp_track(struct napt_flow *f, const uint8_t *tcp, int inbound)
+{
+	uint8_t flags = tcp[13];
+	uint8_t st = f->state & NAPT_STATE_MASK;
 	uint8_t fl = f->state & (uint8_t)~NAPT_STATE_MASK;
+	if (!inbound && (flags & TCP_ACK)) {
+		/* The inside's ACK only moves forward (serial arithmetic, RFC 1982). */
+		uint32_t a = rd32be(tcp + 8);
+		if (!f->ack || a - f->ack < 0x80000000u)
+			f->ack = a;
+	}
+	else if (inbound && (flags & (TCP_RST | TCP_FIN)) && f->ack
+	         && rd32be(tcp + 4) - f->ack + TCP_WINDOW >= 2u * TCP_WINDOW)
+		return;   /* out of the window: blind, or too old to matter */
 	if (flags & TCP_RST)
 		st = NAPT_TCP_RESET;
 	else if (flags & TCP_SYN) {
 		/* A fresh SYN on a closed connection reuses the flow for a new one. */
-		if (!(flags & TCP_ACK) && (st == NAPT_TCP_CLOSING || st == NAPT_TCP_RESET)) {
+		if (reopens(f, flags)) {
 			fl &= NAPT_F_FORWARD;
 			st = NAPT_TCP_SYN_SENT;
+			f->ack = 0;
 		}
 		fl |= inbound ? NAPT_F_SEEN_IN : NAPT_F_SEEN_OUT;
-		if (st == NAPT_TCP_SYN_SENT && (fl & NAPT_F_SEEN_IN) && (fl & NAPT_F_SEEN_OUT))
+		if (st == NAPT_TCP_SYN_SENT && (fl & NAPT_F_SEEN_IN) && (fl & NAPT_F_SEEN_OUT)) {
+			/*
+			 * SYN both ways: the handshake waits for its ACKs (ACK_IN and
+			 * ACK_OUT below). The remote's SYN coming last means the inside
+			 * opened it: its ACK alone completes it. The inside's coming
+			 * last means the remote opened it: a blind remote can send an
+			 * ACK, so the inside's own ACK after it is needed too.
+			 */
+			st = NAPT_TCP_SYN_RCVD;
+			if (inbound)
+				fl |= NAPT_F_ACK_IN;
+		}
+	}
+	else if (st == NAPT_TCP_SYN_RCVD && !(flags & TCP_FIN)) {
+		if (flags & TCP_ACK)
+			fl |= inbound ? NAPT_F_ACK_IN : NAPT_F_ACK_OUT;
+		if ((fl & NAPT_F_ACK_IN) && (fl & NAPT_F_ACK_OUT)) {
+			fl &= (uint8_t)~(NAPT_F_ACK_IN | NAPT_F_ACK_OUT);
 			st = NAPT_TCP_ESTABLISHED;
+		}
 	}
 	else if (flags & TCP_FIN) {
+		if (st == NAPT_TCP_SYN_RCVD)
+			fl &= (uint8_t)~(NAPT_F_ACK_IN | NAPT_F_ACK_OUT);
 		fl |= inbound ? NAPT_F_FIN_IN : NAPT_F_FIN_OUT;
 		st = (fl & NAPT_F_FIN_IN) && (fl & NAPT_F_FIN_OUT) ? NAPT_TCP_CLOSING : NAPT_TCP_FIN_WAIT;
 	}
@@ -241,7 +308,7 @@ static inline __attribute__((always_inline)) void refresh(struct napt_flow *f, c
 {
 	f->last = now;
 	if (k->proto == NAPT_PROTO_TCP)
-		tcp_track(f, k->l4[13], inbound);
+		tcp_track(f, k->l4, inbound);
 	else
 		f->state |= inbound ? NAPT_F_SEEN_IN : NAPT_F_SEEN_OUT;
 }
@@ -307,7 +374,7 @@ static struct napt_flow *inbound_new(struct pkt *k, uint32_t now, enum napt_verd
 		*verdict = pass();
 		return NULL;
 	}
-	m = napt_mapping_by_ext(k->proto, k->dport, now);
+	m = napt_mapping_own(k->proto, k->dport, now);
 	if (m) {
 		if (napt_t.config.filtering == NAPT_FILTER_ADDRESS && !napt_mapping_knows(k->proto, k->dport, k->src, now)) {
 			drop(NAPT_DROP_FILTERED);
@@ -330,6 +397,9 @@ static struct napt_flow *inbound_new(struct pkt *k, uint32_t now, enum napt_verd
 static inline __attribute__((always_inline)) enum napt_verdict inbound(struct pkt *k, uint32_t now)
 {
 	struct napt_flow *f = napt_lookup_in(k->proto, k->dport, k->src, k->sport, now);
+	if (f && (f->state & NAPT_F_FORWARD) && k->proto == NAPT_PROTO_TCP && reopens(f, k->l4[13])
+	    && !napt_forward_match(k->proto, k->dport, k->src, now) && napt_t.dmz != f->in_addr)
+		return drop(NAPT_DROP_UNSOLICITED);   /* a new connection on a removed forward's closed flow */
 	if (!f) {
 		enum napt_verdict verdict;
 		if (!header_ok(k->ip, k->ihl))
@@ -551,6 +621,8 @@ enum napt_verdict napt_process(uint8_t *ip, uint16_t len, uint16_t tot_len, enum
 			return drop(NAPT_DROP_NO_PORT);        /* no external address yet */
 	}
 	else {
+		if (martian_source(k.src))
+			return drop(NAPT_DROP_MARTIAN);        /* spoofed: not even the router answers it */
 		if (in_lan(k.dst))
 			return drop(NAPT_DROP_UNSOLICITED);    /* nothing routes into the LAN from outside */
 		if (k.dst != napt_t.addr.wan_addr || !napt_t.addr.wan_addr)

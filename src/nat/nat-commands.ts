@@ -97,7 +97,8 @@ function showNatSummary(router: Router, print: Print): void {
 	print(`nat: ${s.inUse.tcp + s.inUse.udp + s.inUse.icmp} flows in use of ${s.capacity} (tcp ${s.inUse.tcp}, udp ${s.inUse.udp}, icmp ${s.inUse.icmp}), peak ${s.peak}; filtering ${FILTERING_NAMES[s.filtering]}`);
 	print(`timeouts: udp ${t.udp}s tcp ${t.tcp}s tcp-transitory ${t.tcpTransitory}s icmp ${t.icmp}s`);
 	print(`created ${s.created} expired ${s.expired} evicted ${s.evicted}; translated out ${s.translated.out} in ${s.translated.in}; hairpinned ${s.hairpinned}; icmp errors ${s.icmpErrors}; passed ${s.passed}`);
-	print(`dropped: malformed ${d.malformed} checksum ${d.checksum} unsolicited ${d.unsolicited} filtered ${d.filtered} table-full ${d.tableFull} no-port ${d.noPort} not-syn ${d.notSyn} icmp-error ${d.icmpError} unsupported ${d.unsupported}`);
+	print(`dropped: malformed ${d.malformed} checksum ${d.checksum} unsolicited ${d.unsolicited} filtered ${d.filtered} table-full ${d.tableFull} no-port ${d.noPort} not-syn ${d.notSyn} icmp-error ${d.icmpError} unsupported ${d.unsupported} martian ${d.martian} host-share ${d.hostShare}`);
+	print(`host share: ${s.hostShare} flows per LAN host, and ${s.hostShare} made by forwards and the DMZ to each`);
 	print(`memory: ${s.bytesPerFlow} bytes per flow`);
 }
 
@@ -153,6 +154,8 @@ export function natConfigLines(router: Router): string[] {
 		lines.push(`set nat flows ${c.flows}${pending ? PENDING : ""}`);
 	if (c.filtering !== d.filtering)
 		lines.push(`set nat filtering ${c.filtering}`);
+	if (c.hostShare)
+		lines.push(`set nat host-share ${c.hostShare}`);
 	for (const rule of TIMEOUT_RULES) {
 		const seconds = c.timeouts[rule.key];
 		if (seconds !== d.timeouts[rule.key])
@@ -171,6 +174,7 @@ export const SET_NAT_USAGE = [
 	"set nat filtering adf|eif",
 	"set nat timeout udp|tcp|tcp-transitory|icmp <seconds> [force]",
 	"set nat flows <n>",
+	"set nat host-share <n>|auto",
 ];
 
 function setNatTimeout(args: string[], router: Router, print: Print): void {
@@ -212,8 +216,15 @@ export function setNat(args: string[], router: Router, print: Print): void {
 		print(`nat: ${flows} flows (${router.nat.flowsPending() ? "applies after save and restart" : "in force; type save to keep it"})`);
 		break;
 	}
+	case "host-share": {
+		expectCount("set nat host-share", rest, 1, 1, SET_NAT_USAGE[3]);
+		const share = rest[0] === "auto" ? 0 : checked("set nat host-share", parseCount(rest[0], 1, MAX_FLOWS, "a number of flows"));
+		router.nat.setHostShare(share);
+		print(`nat: host share ${share || "a quarter of the table"} (${applied(router)})`);
+		break;
+	}
 	default:
-		fail(`set nat: unknown setting '${args[0]}' (filtering, timeout or flows)`);
+		fail(`set nat: unknown setting '${args[0]}' (filtering, timeout, flows or host-share)`);
 	}
 }
 

@@ -27,6 +27,8 @@ export interface NatConfig {
 	forwards: ForwardConfig[];
 	/* the DMZ host, "" for none */
 	dmz: string;
+	/* most flows one LAN host opens, and most forwards and the DMZ make to one host; absent or 0: a quarter of flows */
+	hostShare?: number;
 }
 
 export const MIN_FLOWS = 16;
@@ -177,6 +179,9 @@ export function validateNat(value: unknown, lan: Cidr | undefined): string[] {
 		problems.push(`nat: flows must be ${MIN_FLOWS} to ${MAX_FLOWS}`);
 	if (value.filtering !== "adf" && value.filtering !== "eif")
 		problems.push(`nat: filtering ${String(value.filtering)} (adf or eif)`);
+	const share = value.hostShare;
+	if (share !== undefined && (typeof share !== "number" || !Number.isInteger(share) || share < 0 || share > MAX_FLOWS))
+		problems.push(`nat: hostShare must be 0 (a quarter of flows) to ${MAX_FLOWS}`);
 	checkTimeouts(value.timeouts, problems);
 	if (!Array.isArray(value.forwards))
 		problems.push("nat: forwards must be a list");

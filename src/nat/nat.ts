@@ -34,7 +34,7 @@ export class Nat {
 	start(): string[] {
 		const c = this.#config();
 		try {
-			this.running = Napt.start({ flows: c.flows, forwards: this.forwardPool, filtering: c.filtering, timeouts: c.timeouts });
+			this.running = Napt.start({ flows: c.flows, forwards: this.forwardPool, filtering: c.filtering, timeouts: c.timeouts, hostShare: Math.min(c.hostShare ?? 0, c.flows) });
 		}
 		catch (e) {
 			return [`nat did not start (${e instanceof Error ? e.message : String(e)}); packets are forwarded untranslated`];
@@ -64,6 +64,13 @@ export class Nat {
 		this.#config().filtering = filtering;
 		if (this.running)
 			Napt.setFiltering(filtering);
+	}
+
+	/* 0: a quarter of the table. */
+	setHostShare(flows: number): void {
+		this.#config().hostShare = flows;
+		if (this.running)
+			Napt.setHostShare(Math.min(flows, this.activeFlows));
 	}
 
 	setTimeout(name: TimeoutName, seconds: number): void {
