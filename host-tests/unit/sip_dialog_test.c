@@ -849,6 +849,46 @@ static void test_own_mapping(void)
 	CHECK(sip_forwards() == 0);
 }
 
+/*
+ * Issue 15 item 9: the callee's media left by ports its SDP did not name.
+ * The phone sent RTP and RTCP before its 200 went out and the two mappings
+ * are not a pair the pinhole can take (RTP moved off 8000, held by another
+ * host; RTCP kept 8001), so the answer names another pair. From the moment
+ * the rewritten answer leaves, RTP and RTCP of the stream leave by the
+ * announced pair (the mappings that named other ports are let go) and the
+ * announced pair reaches the phone.
+ */
+static void test_callee_ports(void)
+{
+	const uint32_t caller = A(198, 51, 100, 20);
+	uint32_t dst;
+	uint16_t port;
+	long ext, rtp_early;
+	setup();
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE2, 8000, FAR, 9999, &dst, &port) == NAPT_FORWARD && last_sport == 8000);
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8000, caller, 30000, &dst, &port) == NAPT_FORWARD);
+	rtp_early = last_sport;
+	CHECK(rtp_early != 8000);
+	/* Take rtp_early + 1 by another host, so the pinhole cannot be (rtp_early, rtp_early + 1). */
+	CHECK(add_forward(NAPT_ORIGIN_STATIC, (uint16_t)(rtp_early + 1), (uint16_t)(rtp_early + 1), PHONE2, 5555));
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8001, caller, 30001, &dst, &port) == NAPT_FORWARD && last_sport == 8001);
+	answered_call_in("callee-1@203.0.113.10", SDP_AUDIO);
+	ext = mport("audio");
+	CHECK(ext > 0 && ext % 2 == 0 && pinhole(ext, ext + 1, PHONE, 8000));
+	/* The announced pair, both ways, for the remote the phone already talked to and for a new one. */
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8000, caller, 30000, &dst, &port) == NAPT_FORWARD && last_sport == ext);
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8001, caller, 30001, &dst, &port) == NAPT_FORWARD && last_sport == ext + 1);
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8001, FAR, 30001, &dst, &port) == NAPT_FORWARD && last_sport == ext + 1);
+	CHECK(udp_through(NAPT_INBOUND, caller, 30001, WAN, (uint16_t)(ext + 1), &dst, &port) == NAPT_FORWARD
+	      && dst == PHONE && port == 8001);
+	CHECK(udp_through(NAPT_INBOUND, caller, 30000, WAN, (uint16_t)ext, &dst, &port) == NAPT_FORWARD
+	      && dst == PHONE && port == 8000);
+	/* The other host's mapping and forward are untouched. */
+	CHECK(udp_through(NAPT_INBOUND, FAR, 9999, WAN, 8000, &dst, &port) == NAPT_FORWARD && dst == PHONE2 && port == 8000);
+	bye_in("callee-1@203.0.113.10");
+	CHECK(sip_forwards() == 0);
+}
+
 /* Odd RTP ports, a=rtcp elsewhere, a=rtcp at another address, RTCP on the RTP port. */
 static void test_rtcp_shapes(void)
 {
@@ -1121,6 +1161,7 @@ int main(void)
 	test_pinhole_cap();
 	test_port_taken();
 	test_own_mapping();
+	test_callee_ports();
 	test_rtcp_shapes();
 	test_table_full();
 	test_register();

@@ -257,8 +257,18 @@ static int pin_try(const struct sip_dialog *d, struct sip_pin *p, uint32_t e, ui
 	p->ext_port = (uint16_t)e;
 	p->ext_rtcp = p->in_rtcp ? (uint16_t)r : 0;
 	res = pin_put(d, p);
-	if (res == 0)
+	if (res == 0) {
+		/*
+		 * The phone's own mappings of these ports that name other external
+		 * ports go: its next RTP or RTCP packet leaves by the pair its SDP
+		 * names (the forward gives it that port), from the moment the
+		 * rewritten SDP leaves, and one inside port has one external port.
+		 */
+		(void)napt_mapping_move(NAPT_PROTO_UDP, d->inside_addr, p->in_port, p->ext_port);
+		if (p->in_rtcp)
+			(void)napt_mapping_move(NAPT_PROTO_UDP, d->inside_addr, p->in_rtcp, p->ext_rtcp);
 		return 0;
+	}
 	p->ext_port = p->ext_rtcp = 0;
 	return res;
 }
