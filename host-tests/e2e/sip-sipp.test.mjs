@@ -378,6 +378,50 @@ test("the callee's media: after its answer, RTP and RTCP leave by the pair its S
 	}
 });
 
+// Issue 15 item 6: junk INVITEs from the phone's host (to 203.0.113.11:5060, where
+// nothing answers, each with its own Call-ID and an SDP) fill more than the
+// 16-dialog pool. The host holds at most its share (8) of early dialogs that
+// never had an answer, the oldest making way, so the real call after them
+// still gets its dialog and its pinhole, and far's media reaches the phone.
+// Before the fix the junk took all 16 and the real INVITE advertised the WAN
+// address with a port that had no pinhole: none of far's RTP arrived.
+const JUNK = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.168.4.2", 5070))
+for i in range(int(sys.argv[1])):
+    sdp = ("v=0\\r\\no=x 1 1 IN IP4 192.168.4.2\\r\\ns=-\\r\\nc=IN IP4 192.168.4.2\\r\\nt=0 0\\r\\n"
+           "m=audio %d RTP/AVP 0\\r\\n" % (30000 + 2 * (i % 16)))
+    msg = ("INVITE sip:nobody@203.0.113.11 SIP/2.0\\r\\n"
+           "Via: SIP/2.0/UDP 192.168.4.2:5070;branch=z9hG4bKjunk%d\\r\\n"
+           "From: <sip:junk@192.168.4.2>;tag=j%d\\r\\nTo: <sip:nobody@203.0.113.10>\\r\\n"
+           "Call-ID: junk-%d@192.168.4.2\\r\\nCSeq: 1 INVITE\\r\\nContact: <sip:junk@192.168.4.2:5070>\\r\\n"
+           "Content-Type: application/sdp\\r\\nContent-Length: %d\\r\\n\\r\\n%s") % (i, i, i, len(sdp), sdp)
+    s.sendto(msg.encode(), ("203.0.113.11", 5060))
+print("sent")
+`;
+test("junk INVITEs: a host holds its share of unanswered dialogs, and a real call after them gets its pinhole", { timeout: 60000 }, async (t) => {
+	const junk = await bench.exec("lan", [PY, "-c", JUNK, "40"], { timeout: 20000 });
+	assert.match(junk.stdout, /sent/, junk.stderr);
+	await new Promise((resolve) => setTimeout(resolve, 500));   // the last of them through the router
+	const full = await showSipalg(bench);
+	t.diagnostic(`after 40 junk INVITEs:\n${full.text}`);
+	assert.equal(full.dialogs.filter((d) => d.callId.startsWith("junk-")).length, 8, `the host's share of unanswered dialogs:\n${full.text}`);
+	const callId = "e2e-6-after-junk";
+	const call = await startCall({ callId, lanPorts: [40040, 40041], farPorts: [50040, 50041] });
+	try {
+		const [audio] = call.offer.media;
+		assert.equal(audio.address, wan, call.invite.body);
+		const rtp = await farToLan(call, 0, audio.address, audio.port, "far-rtp-6");
+		assert.ok(rtp.length >= 3, `RTP from far to ${audio.address}:${audio.port}: ${rtp.length} of 5 reached the phone\n${(await showSipalg(bench)).text}`);
+		assert.ok(rtp.every((p) => p.local === `${LAN_HOST}:40040`), JSON.stringify(rtp));
+		await endCall(call, callId);
+	}
+	finally {
+		await stopCall(call);
+	}
+});
+
 test("SIP over TCP: far sees the rewritten addresses and the call completes (sequence numbers moved with the length changes)", { timeout: 60000 }, async (t) => {
 	const callId = "e2e-4-tcp";
 	const before = await showSipalg(bench);
