@@ -304,6 +304,124 @@ test("inbound: the phone registers with a registrar in far, which then calls the
 	}
 });
 
+// Issue 15 item 9: the callee sent RTP and RTCP before its 200 went out
+// (as baresip does between the 180 and the 200), so its media ports have
+// mappings already; its RTP port's external twin is taken (a static forward
+// to another LAN host), so its early RTP got another external port E while
+// its early RTCP kept 40031. The answer announces the pair (E, E + 1): from
+// the moment the answer left, far must see the phone's RTP from E and its
+// RTCP from E + 1 (before the fix, RTCP still came from 40031).
+test("the callee's media: after its answer, RTP and RTCP leave by the pair its SDP announces", { timeout: 60000 }, async (t) => {
+	const procs = [];
+	await router("forward add udp 40030 192.168.4.99 e2e-callee-taken");
+	try {
+		const registrar = await sipp(bench, "far", { scenario: "registrar.xml", local: CALLEE, keys: { expires: 60 }, name: "registrar-9" });
+		procs.push(registrar);
+		const register = await sipp(bench, "lan", { scenario: "register.xml", local: PHONE, remote: CALLEE, keys: { expires: 60 }, callId: "e2e-9-register", name: "register-9" });
+		procs.push(register);
+		assert.equal(await register.finish(10000), 0, register.report());
+		assert.equal(await registrar.finish(5000), 0, registrar.report());
+		const seen = registrar.messages().find((m) => m.dir === "received" && m.method === "REGISTER");
+		const binding = uriHostPort(seen.header("contact"));
+
+		const lanMedia = await mediaPeer(bench, "lan", [`${LAN_HOST}:40030`, `${LAN_HOST}:40031`]);
+		procs.push(lanMedia);
+		const farMedia = await mediaPeer(bench, "far", [`${FAR_HOST}:50030`, `${FAR_HOST}:50031`]);
+		procs.push(farMedia);
+		// Early media, before any SDP: the mappings the phone's ports get.
+		await lanMedia.send(0, FAR_HOST, 50030, "early-rtp", 1);
+		await lanMedia.send(1, FAR_HOST, 50031, "early-rtcp", 1);
+		const [earlyRtp] = await farMedia.waitGot("early-rtp", 1);
+		const [earlyRtcp] = await farMedia.waitGot("early-rtcp", 1);
+		assert.ok(earlyRtp && earlyRtcp, "the early packets reached far");
+		t.diagnostic(`early RTP from ${earlyRtp.from}, early RTCP from ${earlyRtcp.from}`);
+		assert.notEqual(earlyRtp.from, `${wan}:40030`, "40030 is taken outside: the early RTP moved");
+
+		const phone = await sipp(bench, "lan", { scenario: "uas-answer.xml", local: PHONE, keys: { audio_port: 40030 }, name: "phone-9" });
+		procs.push(phone);
+		const callId = "e2e-9-callee-media";
+		const caller = await sipp(bench, "far", { scenario: "uac-call.xml", local: CALLEE, remote: `${binding.host}:${binding.port}`, service: "phone", keys: { audio_port: 50030 }, callId, name: "caller-9" });
+		procs.push(caller);
+		await waitForMessage(phone, (m) => m.dir === "received" && m.method === "ACK", "ACK at the phone", 8000);
+		const answer = await waitForMessage(caller, (m) => m.dir === "received" && m.status === 200 && m.method === "INVITE", "200 at the caller", 3000);
+		const [audio] = parseSdp(answer.body).media;
+		assert.equal(audio.address, wan, answer.body);
+		assert.equal(audio.rtcp, undefined, `no a=rtcp: RTCP is announced at ${audio.port} + 1\n${answer.body}`);
+		t.diagnostic(`announced ${audio.address}:${audio.port} (RTCP ${audio.port + 1})\n${(await showSipalg(bench)).text}`);
+
+		// The phone's media after the answer, to the same far sockets as before.
+		await lanMedia.send(0, FAR_HOST, 50030, "rtp-after", 3);
+		await lanMedia.send(1, FAR_HOST, 50031, "rtcp-after", 3);
+		const rtp = await farMedia.waitGot("rtp-after", 3);
+		const rtcp = await farMedia.waitGot("rtcp-after", 3);
+		t.diagnostic(`after the answer: RTP from ${[...new Set(rtp.map((p) => p.from))]}, RTCP from ${[...new Set(rtcp.map((p) => p.from))]}`);
+		assert.equal(rtp.length, 3, "RTP after the answer reached far");
+		assert.equal(rtcp.length, 3, "RTCP after the answer reached far");
+		assert.ok(rtp.every((p) => p.from === `${wan}:${audio.port}`), `RTP leaves by the announced ${audio.port}: ${JSON.stringify(rtp)}`);
+		assert.ok(rtcp.every((p) => p.from === `${wan}:${audio.port + 1}`), `RTCP leaves by the announced ${audio.port + 1}: ${JSON.stringify(rtcp)}`);
+		// And far's media to the announced pair reaches the phone's ports.
+		await farMedia.send(0, wan, audio.port, "far-rtp-9");
+		await farMedia.send(1, wan, audio.port + 1, "far-rtcp-9");
+		assert.ok((await lanMedia.waitGot("far-rtp-9", 3)).every((p) => p.local === `${LAN_HOST}:40030`));
+		assert.ok((await lanMedia.waitGot("far-rtcp-9", 3)).every((p) => p.local === `${LAN_HOST}:40031`));
+		assert.ok((await lanMedia.waitGot("far-rtp-9", 3)).length >= 3 && (await lanMedia.waitGot("far-rtcp-9", 3)).length >= 3);
+
+		await hangUp(bench, "far", CALLEE, callId);
+		const [callerCode, phoneCode] = await Promise.all([caller.finish(10000), phone.finish(10000)]);
+		assert.equal(callerCode, 0, caller.report());
+		assert.equal(phoneCode, 0, phone.report());
+	}
+	finally {
+		for (const proc of procs.reverse())
+			await proc.stop();
+		await router("forward del udp 40030");
+	}
+});
+
+// Issue 15 item 6: junk INVITEs from the phone's host (to 203.0.113.11:5060, where
+// nothing answers, each with its own Call-ID and an SDP) fill more than the
+// 16-dialog pool. The host holds at most its share (8) of early dialogs that
+// never had an answer, the oldest making way, so the real call after them
+// still gets its dialog and its pinhole, and far's media reaches the phone.
+// Before the fix the junk took all 16 and the real INVITE advertised the WAN
+// address with a port that had no pinhole: none of far's RTP arrived.
+const JUNK = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("192.168.4.2", 5070))
+for i in range(int(sys.argv[1])):
+    sdp = ("v=0\\r\\no=x 1 1 IN IP4 192.168.4.2\\r\\ns=-\\r\\nc=IN IP4 192.168.4.2\\r\\nt=0 0\\r\\n"
+           "m=audio %d RTP/AVP 0\\r\\n" % (30000 + 2 * (i % 16)))
+    msg = ("INVITE sip:nobody@203.0.113.11 SIP/2.0\\r\\n"
+           "Via: SIP/2.0/UDP 192.168.4.2:5070;branch=z9hG4bKjunk%d\\r\\n"
+           "From: <sip:junk@192.168.4.2>;tag=j%d\\r\\nTo: <sip:nobody@203.0.113.10>\\r\\n"
+           "Call-ID: junk-%d@192.168.4.2\\r\\nCSeq: 1 INVITE\\r\\nContact: <sip:junk@192.168.4.2:5070>\\r\\n"
+           "Content-Type: application/sdp\\r\\nContent-Length: %d\\r\\n\\r\\n%s") % (i, i, i, len(sdp), sdp)
+    s.sendto(msg.encode(), ("203.0.113.11", 5060))
+print("sent")
+`;
+test("junk INVITEs: a host holds its share of unanswered dialogs, and a real call after them gets its pinhole", { timeout: 60000 }, async (t) => {
+	const junk = await bench.exec("lan", [PY, "-c", JUNK, "40"], { timeout: 20000 });
+	assert.match(junk.stdout, /sent/, junk.stderr);
+	await new Promise((resolve) => setTimeout(resolve, 500));   // the last of them through the router
+	const full = await showSipalg(bench);
+	t.diagnostic(`after 40 junk INVITEs:\n${full.text}`);
+	assert.equal(full.dialogs.filter((d) => d.callId.startsWith("junk-")).length, 8, `the host's share of unanswered dialogs:\n${full.text}`);
+	const callId = "e2e-6-after-junk";
+	const call = await startCall({ callId, lanPorts: [40040, 40041], farPorts: [50040, 50041] });
+	try {
+		const [audio] = call.offer.media;
+		assert.equal(audio.address, wan, call.invite.body);
+		const rtp = await farToLan(call, 0, audio.address, audio.port, "far-rtp-6");
+		assert.ok(rtp.length >= 3, `RTP from far to ${audio.address}:${audio.port}: ${rtp.length} of 5 reached the phone\n${(await showSipalg(bench)).text}`);
+		assert.ok(rtp.every((p) => p.local === `${LAN_HOST}:40040`), JSON.stringify(rtp));
+		await endCall(call, callId);
+	}
+	finally {
+		await stopCall(call);
+	}
+});
+
 test("SIP over TCP: far sees the rewritten addresses and the call completes (sequence numbers moved with the length changes)", { timeout: 60000 }, async (t) => {
 	const callId = "e2e-4-tcp";
 	const before = await showSipalg(bench);

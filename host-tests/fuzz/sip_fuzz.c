@@ -11,10 +11,11 @@
  * Raw mode: rest is the message. Every buffer is malloc'd at exactly its
  * length (ASan sees any access outside), and:
  *   - sip_message_length() agrees with itself (stream or not) and with what
- *     sip_rewrite() accepts: a measured message is rewritten or SIP_TOO_BIG,
- *     never refused; a rewritten buffer is exactly one measured message;
+ *     sip_rewrite() accepts: a measured message is rewritten, SIP_TOO_BIG or
+ *     SIP_NO_MEDIA (a stream refused, or too many streams), never refused;
+ *     a rewritten buffer is exactly one measured message;
  *   - the result is <= out_cap, negative when nothing could be parsed, and
- *     the callback never ran for a negative result;
+ *     the callback never ran for a negative result but SIP_NO_MEDIA;
  *   - an unchanged output is a copy; a changed one frames again with a
  *     Content-Length equal to its body (also as a stream);
  *   - outbound never adds an inside address literal, inbound never adds an
@@ -176,10 +177,12 @@ static long checked_rewrite(const uint8_t *in, size_t n, size_t cap, struct setu
 	s->cb.calls = 0;
 	s->cb.streams = 0;
 	r = sip_rewrite(in, n, out, cap, &s->p, info);
-	if (r > (long)cap || r < SIP_TOO_BIG)
+	if (r > (long)cap || r < SIP_NO_MEDIA)
 		abort();
-	if (r < 0 && s->cb.calls)
+	if (r < 0 && r != SIP_NO_MEDIA && s->cb.calls)
 		abort();   /* pinholes opened for a rewrite that was not made */
+	if (r == SIP_NO_MEDIA && (!s->p.media || s->p.dir != SIP_OUTBOUND || !info->has_sdp))
+		abort();   /* no media callback ran or could have */
 	if (info->media_count > SIP_MEDIA_MAX || info->call_id_len > SIP_CALL_ID_MAX)
 		abort();
 	if (info->call_id && (info->call_id < in || info->call_id + info->call_id_len > in + n))
@@ -291,7 +294,7 @@ static void raw(const uint8_t *data, size_t size, struct setup *s, unsigned cap_
 		/* the measured message alone is what the rewrite accepts */
 		uint8_t *msg = copy(in, (size_t)l0);
 		r = checked_rewrite(msg, (size_t)l0, (size_t)l0 + 4096, s, &info, &out);
-		if (r < 0 && r != SIP_TOO_BIG)
+		if (r < 0 && r != SIP_TOO_BIG && r != SIP_NO_MEDIA)
 			abort();
 		free(out);
 		free(msg);
@@ -316,6 +319,8 @@ struct gen {
 	struct cb expect;
 	/* bounds on the replacements the rewrite needs (SIP_EDIT_MAX applies) */
 	unsigned edits_min, edits_max;
+	/* SIP_NO_MEDIA expected: a stream refused (the callback stops there), or one past SIP_MEDIA_MAX needing a pinhole */
+	int refused, beyond;
 };
 
 static unsigned pick(struct gen *g, unsigned k)
@@ -539,10 +544,15 @@ static void sdp(struct gen *g)
 		int eligible = g->outbound && k < SIP_MEDIA_MAX && port && conn == 1;
 		uint16_t ext = (uint16_t)(port + g->expect.offset);
 		int granted = eligible && !(g->expect.refuse & (1u << k)) && ext != 0;
+		int called = eligible && !g->refused;
 		uint16_t ext_rtcp = (uint16_t)(rtcp_port + g->expect.offset);
 		int rtcp_here = rtcp == 1 || (rtcp == 2 && rtcp_a == 0);
-		if (eligible)
+		if (called)
 			g->expect.streams |= 1u << k;
+		if (called && !granted)
+			g->refused = 1;   /* the rewrite stops at the first refusal: the message goes on unchanged */
+		if (g->outbound && k >= SIP_MEDIA_MAX && port && conn == 1)
+			g->beyond = 1;
 		if (g->outbound && k < SIP_MEDIA_MAX)
 			g->edits_max += 2;   /* the m= and a=rtcp ports may be placeholders */
 		both(g, k & 1 ? "m=video " : "m=audio ");
@@ -686,6 +696,16 @@ static void structured(const uint8_t *data, size_t size, struct setup *s, unsign
 	}
 	if (g.edits_min > SIP_EDIT_MAX)
 		abort();   /* the rewrite did more than it can have had room for */
+	if (g.refused || g.beyond) {
+		/* All streams or none: unchanged, no pinhole asked for past a refusal, none at all for too many streams. */
+		if (r != SIP_NO_MEDIA || s->cb.streams != (g.beyond ? 0u : g.expect.streams)) {
+			fprintf(stderr, "--- message\n%.*s\n--- expected SIP_NO_MEDIA, got %ld\n", (int)g.xn, g.x, r);
+			abort();
+		}
+		free(in);
+		free(out);
+		return;
+	}
 	if (r != (long)g.yn || memcmp(out, g.y, g.yn)) {
 		fprintf(stderr, "--- message\n%.*s\n--- expected\n%.*s\n--- got (%ld)\n%.*s\n", (int)g.xn, g.x,
 		        (int)g.yn, g.y, r, r > 0 ? (int)r : 0, r > 0 ? (const char *)out : "");

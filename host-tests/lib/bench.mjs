@@ -286,6 +286,45 @@ export async function startBench({ prefs, main = "main", attach = true, waitForP
 			await exited;
 			clearTimeout(timer);
 		};
+		/*
+		 * A power cut: the simulator killed with SIGKILL (nothing flushed, no
+		 * stop), then started again on the same preferences file. Its TAP
+		 * ports went with the process; the new ones are put where netns.sh
+		 * attach puts them (one router: the WAN port into the ISP, the LAN
+		 * port into the home with the PC's address). Resolves at the prompt.
+		 */
+		router.powerCut = async () => {
+			const child = router.sim;
+			if (child && child.exitCode === null && child.signalCode === null) {
+				const exited = new Promise((resolve) => child.once("exit", resolve));
+				child.kill("SIGKILL");
+				await exited;
+			}
+			await router.startSim();
+			const ns = nsName(router.ns);
+			for (let i = 0; i < 100; i++) {
+				const up = await run("ip", ["-n", ns, "link", "show", router.lanTap]);
+				const up2 = await run("ip", ["-n", ns, "link", "show", router.wanTap]);
+				if (up.code === 0 && up2.code === 0)
+					break;
+				await sleep(100);
+			}
+			const ip = async (...argv) => {
+				const r = await run("ip", argv);
+				if (r.code !== 0)
+					throw new Error(`ip ${argv.join(" ")}: ${r.stderr}`);
+			};
+			if (count === 1) {
+				await ip("-n", ns, "link", "set", router.wanTap, "netns", nsName("wan"));
+				await ip("-n", nsName("wan"), "addr", "add", "198.51.100.1/24", "dev", router.wanTap);
+				await ip("-n", nsName("wan"), "link", "set", router.wanTap, "up");
+			}
+			await ip("-n", ns, "link", "set", router.lanTap, "netns", nsName(router.lan));
+			await ip("-n", nsName(router.lan), "addr", "add", "192.168.4.2/24", "dev", router.lanTap);
+			await ip("-n", nsName(router.lan), "link", "set", router.lanTap, "up");
+			await ip("-n", nsName(router.lan), "route", "add", "default", "via", "192.168.4.1");
+			await router.console.waitFor(/router> /, 15000);
+		};
 		return router;
 	};
 	for (let n = 0; n < count; n++)
@@ -296,6 +335,7 @@ export async function startBench({ prefs, main = "main", attach = true, waitForP
 		Object.defineProperty(bench, name, { get: () => first[name], enumerable: true });
 	bench.startSim = first.startSim;
 	bench.stopSim = first.stopSim;
+	bench.powerCut = first.powerCut;
 	bench.wanAddress = first.wanAddress;
 	bench.macs = first.macs;
 

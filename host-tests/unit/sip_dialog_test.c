@@ -120,8 +120,10 @@ static long sendmsg_from(uint32_t inside, enum sip_dir dir, const char *head, co
 	p.media_ctx = &m;
 	CHECK(sip_message_length(in, o, 0) == (long)o);
 	out_len = sip_rewrite(in, o, (uint8_t *)out, sizeof(out) - 1, &p, &info);
-	CHECK(out_len > 0);
-	out[out_len > 0 ? out_len : 0] = 0;
+	CHECK(out_len > 0 || out_len == SIP_NO_MEDIA);
+	if (out_len == SIP_NO_MEDIA)
+		memcpy(out, in, o);   /* what the glue sends: the message as the phone wrote it */
+	out[out_len > 0 ? (size_t)out_len : out_len == SIP_NO_MEDIA ? o : 0] = 0;
 	sip_dialog_after(&m, &info);
 	return out_len;
 }
@@ -655,20 +657,27 @@ static void test_timeouts(void)
 
 static void test_pool_full(void)
 {
+	struct sip_dialog_config dc;
 	setup_napt(64);
-	setup_dialogs(2, 1);
+	sip_dialog_default_config(&dc);
+	dc.max_dialogs = 2;
+	dc.max_registrations = 1;
+	dc.max_per_host = 2;
+	CHECK(sip_dialog_init(&dc, dialog_memory) == 0);
 	now = 1000;
 	invite_out("a@x", 1, NULL, SDP_AUDIO);
 	CHECK(mport("audio") == 8000);
+	response_in("a@x", 180, "Ringing", 1, "INVITE", "");
 	{
 		static const char sdp_b[] = "v=0\no=b 1 1 IN IP4 192.168.4.2\ns=-\nc=IN IP4 192.168.4.2\nt=0 0\nm=audio 8100 RTP/AVP 0\n";
 		static const char sdp_c[] = "v=0\no=c 1 1 IN IP4 192.168.4.2\ns=-\nc=IN IP4 192.168.4.2\nt=0 0\nm=audio 8200 RTP/AVP 0\n";
 		invite_out("b@x", 1, NULL, sdp_b);
 		CHECK(mport("audio") == 8100 && stats().dialogs == 2);
+		response_in("b@x", 180, "Ringing", 1, "INVITE", "");
 		invite_out("c@x", 1, NULL, sdp_c);
-		/* No room: the stream goes out as the phone wrote it (address rewritten, port not), counted. */
-		CHECK(mport("audio") == 8200 && !napt_forward_find(UDP, 8200));
-		CHECK(strstr(out, "c=IN IP4 198.51.100.10") != NULL);
+		/* No room (both answered): the message goes out as the phone wrote it, whole, counted. */
+		CHECK(out_len == SIP_NO_MEDIA && mport("audio") == 8200 && !napt_forward_find(UDP, 8200));
+		CHECK(strstr(out, "c=IN IP4 192.168.4.2") != NULL && strstr(out, "198.51.100.10") == NULL);
 		CHECK(stats().pool_full >= 1 && stats().dialogs == 2 && stats().dialogs_max == 2);
 		/* One ends: room again. */
 		request_out("a@x", "BYE", 2);
@@ -681,6 +690,101 @@ static void test_pool_full(void)
 		sip_dialog_tick(now);
 		CHECK(stats().dialogs == 1 && sip_forwards() == 1);
 	}
+}
+
+#define PHONE3 A(192, 168, 4, 4)
+
+/* An INVITE from LAN host `host` (its address `ip`) with an SDP offering port `port`, never answered: junk. */
+static long junk_invite(uint32_t host, const char *ip, const char *callid, unsigned port)
+{
+	char head[1024], sdp[512];
+	snprintf(head, sizeof(head),
+	         "INVITE sip:nobody@203.0.113.10 SIP/2.0\n"
+	         "Via: SIP/2.0/UDP %s:5060;branch=z9hG4bK%s\n"
+	         "From: <sip:x@%s>;tag=j\n"
+	         "To: <sip:nobody@203.0.113.10>\n"
+	         "Call-ID: %s\n"
+	         "CSeq: 1 INVITE\n"
+	         "Contact: <sip:x@%s:5060>\n"
+	         "Content-Type: application/sdp\n", ip, callid, ip, callid, ip);
+	snprintf(sdp, sizeof(sdp), "v=0\no=x 1 1 IN IP4 %s\ns=-\nc=IN IP4 %s\nt=0 0\nm=audio %u RTP/AVP 0\n", ip, ip, port);
+	return sendmsg_from(host, SIP_OUTBOUND, head, sdp);
+}
+
+/* A response from far to `host`'s INVITE `callid`. */
+static void ring_in(uint32_t host, const char *callid, unsigned status)
+{
+	char head[1024];
+	snprintf(head, sizeof(head),
+	         "SIP/2.0 %u Ringing\n"
+	         "Via: SIP/2.0/UDP 198.51.100.10:40000;branch=z9hG4bK%s\n"
+	         "From: <sip:x@198.51.100.10>;tag=j\n"
+	         "To: <sip:nobody@203.0.113.10>;tag=r\n"
+	         "Call-ID: %s\n"
+	         "CSeq: 1 INVITE\n", status, callid, callid);
+	sendmsg_from(host, SIP_INBOUND, head, "");
+}
+
+/*
+ * Issue 15 item 6: junk INVITEs (never answered) from two LAN hosts, far
+ * more than the 16-dialog pool. Each host holds at most its share (8) of
+ * early dialogs without an answer, the oldest of them making way; a real
+ * phone's call still gets a dialog and its pinhole (the oldest junk makes
+ * way), and once it rings, no amount of junk evicts it. With the pool full
+ * of answered calls, a new call goes out unrewritten, whole, and counted.
+ */
+static void test_pool_share(void)
+{
+	char id[64];
+	uint64_t pool_full;
+	setup();
+	for (unsigned i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "junk2-%u@x", i);
+		junk_invite(PHONE2, "192.168.4.3", id, 20000 + 2 * (i % 8));
+	}
+	CHECK(stats().dialogs == 8 && stats().evicted == 32);
+	for (unsigned i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "junk3-%u@x", i);
+		junk_invite(PHONE3, "192.168.4.4", id, 21000 + 2 * (i % 8));
+	}
+	CHECK(stats().dialogs == 16);
+	/* The real phone's call: a dialog, its own pair, the pinhole. */
+	invite_out("real-1@x", 1, NULL, SDP_AUDIO);
+	CHECK(out_len > 0 && mport("audio") == 8000 && pinhole(8000, 8001, PHONE, 8000));
+	CHECK(strstr(out, "c=IN IP4 198.51.100.10") != NULL);
+	CHECK(stats().dialogs == 16);
+	response_in("real-1@x", 180, "Ringing", 1, "INVITE", "");
+	/* More junk from both: the ringing call keeps its dialog and pinhole. */
+	for (unsigned i = 40; i < 80; i++) {
+		snprintf(id, sizeof(id), "junk2-%u@x", i);
+		junk_invite(PHONE2, "192.168.4.3", id, 20000 + 2 * (i % 8));
+		snprintf(id, sizeof(id), "junk3-%u@x", i);
+		junk_invite(PHONE3, "192.168.4.4", id, 21000 + 2 * (i % 8));
+	}
+	CHECK(pinhole(8000, 8001, PHONE, 8000) && stats().dialogs == 16);
+	invite_out("real-1@x", 1, NULL, SDP_AUDIO);   /* a retransmission finds its dialog */
+	CHECK(out_len > 0 && mport("audio") == 8000);
+	response_in("real-1@x", 200, "OK", 1, "INVITE", SDP_FAR);
+	request_out("real-1@x", "BYE", 2);
+	CHECK(!napt_forward_find(UDP, 8000));
+
+	/* The pool full of answered calls: nothing to evict, the new call goes out as written, counted. */
+	setup_napt(64);
+	setup_dialogs(4, 1);
+	for (unsigned i = 0; i < 2; i++) {
+		snprintf(id, sizeof(id), "ans2-%u@x", i);
+		junk_invite(PHONE2, "192.168.4.3", id, 20000 + 2 * i);
+		ring_in(PHONE2, id, 180);
+		snprintf(id, sizeof(id), "ans3-%u@x", i);
+		junk_invite(PHONE3, "192.168.4.4", id, 21000 + 2 * i);
+		ring_in(PHONE3, id, 183);
+	}
+	CHECK(stats().dialogs == 4);
+	pool_full = stats().pool_full;
+	invite_out("real-2@x", 1, NULL, SDP_AUDIO);
+	CHECK(out_len == SIP_NO_MEDIA && stats().pool_full > pool_full && !napt_forward_find(UDP, 8000));
+	CHECK(strstr(out, "c=IN IP4 192.168.4.2") != NULL && strstr(out, "Via: SIP/2.0/UDP 192.168.4.2:5060") != NULL);
+	CHECK(strstr(out, "198.51.100.10") == NULL && stats().dialogs == 4);
 }
 
 /*
@@ -709,6 +813,8 @@ static void test_pinhole_cap(void)
 	invite_out("cap-b@x", 1, NULL, sdp_b);
 	CHECK(mport("audio") == 8100 && !napt_forward_find(UDP, 8100) && sip_forwards() == 1);
 	CHECK(stats().pinhole_failed == failed + 1);
+	/* Unrewritten whole (issue 15 item 6): not the WAN address beside a port with no pinhole. */
+	CHECK(out_len == SIP_NO_MEDIA && strstr(out, "c=IN IP4 192.168.4.2") != NULL && strstr(out, "198.51.100.10") == NULL);
 	invite_out("cap-a@x", 1, NULL, SDP_AUDIO);
 	CHECK(mport("audio") == ext && pinhole(ext, ext + 1, PHONE, 8000) && stats().pinhole_failed == failed + 1);
 	/* The first call ends: room again. */
@@ -846,6 +952,46 @@ static void test_own_mapping(void)
 	CHECK(ext != 8000 && ext % 2 == 0 && pinhole(ext, ext + 1, PHONE, 8000));
 	CHECK(udp_through(NAPT_INBOUND, FAR, 9999, WAN, 8001, &dst, &port) == NAPT_FORWARD && dst == PHONE2 && port == 8001);
 	bye_in("own-3@203.0.113.10");
+	CHECK(sip_forwards() == 0);
+}
+
+/*
+ * Issue 15 item 9: the callee's media left by ports its SDP did not name.
+ * The phone sent RTP and RTCP before its 200 went out and the two mappings
+ * are not a pair the pinhole can take (RTP moved off 8000, held by another
+ * host; RTCP kept 8001), so the answer names another pair. From the moment
+ * the rewritten answer leaves, RTP and RTCP of the stream leave by the
+ * announced pair (the mappings that named other ports are let go) and the
+ * announced pair reaches the phone.
+ */
+static void test_callee_ports(void)
+{
+	const uint32_t caller = A(198, 51, 100, 20);
+	uint32_t dst;
+	uint16_t port;
+	long ext, rtp_early;
+	setup();
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE2, 8000, FAR, 9999, &dst, &port) == NAPT_FORWARD && last_sport == 8000);
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8000, caller, 30000, &dst, &port) == NAPT_FORWARD);
+	rtp_early = last_sport;
+	CHECK(rtp_early != 8000);
+	/* Take rtp_early + 1 by another host, so the pinhole cannot be (rtp_early, rtp_early + 1). */
+	CHECK(add_forward(NAPT_ORIGIN_STATIC, (uint16_t)(rtp_early + 1), (uint16_t)(rtp_early + 1), PHONE2, 5555));
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8001, caller, 30001, &dst, &port) == NAPT_FORWARD && last_sport == 8001);
+	answered_call_in("callee-1@203.0.113.10", SDP_AUDIO);
+	ext = mport("audio");
+	CHECK(ext > 0 && ext % 2 == 0 && pinhole(ext, ext + 1, PHONE, 8000));
+	/* The announced pair, both ways, for the remote the phone already talked to and for a new one. */
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8000, caller, 30000, &dst, &port) == NAPT_FORWARD && last_sport == ext);
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8001, caller, 30001, &dst, &port) == NAPT_FORWARD && last_sport == ext + 1);
+	CHECK(udp_through(NAPT_OUTBOUND, PHONE, 8001, FAR, 30001, &dst, &port) == NAPT_FORWARD && last_sport == ext + 1);
+	CHECK(udp_through(NAPT_INBOUND, caller, 30001, WAN, (uint16_t)(ext + 1), &dst, &port) == NAPT_FORWARD
+	      && dst == PHONE && port == 8001);
+	CHECK(udp_through(NAPT_INBOUND, caller, 30000, WAN, (uint16_t)ext, &dst, &port) == NAPT_FORWARD
+	      && dst == PHONE && port == 8000);
+	/* The other host's mapping and forward are untouched. */
+	CHECK(udp_through(NAPT_INBOUND, FAR, 9999, WAN, 8000, &dst, &port) == NAPT_FORWARD && dst == PHONE2 && port == 8000);
+	bye_in("callee-1@203.0.113.10");
 	CHECK(sip_forwards() == 0);
 }
 
@@ -1055,7 +1201,7 @@ static void test_odd_input(void)
 	m.now = now;
 	sip_dialog_after(&m, &empty);                    /* no Call-ID */
 	media.port = 8000;
-	CHECK(sip_dialog_media(&m, &empty, &media) == -1);
+	CHECK(sip_dialog_media(&m, &empty, &media) == 1);   /* not one of ours: ports left as written */
 	CHECK(stats().dialogs == 0 && napt_forward_count() == 0);
 	/* An OPTIONS answer with SDP (capabilities) opens nothing. */
 	{
@@ -1119,8 +1265,10 @@ int main(void)
 	test_timeouts();
 	test_pool_full();
 	test_pinhole_cap();
+	test_pool_share();
 	test_port_taken();
 	test_own_mapping();
+	test_callee_ports();
 	test_rtcp_shapes();
 	test_table_full();
 	test_register();

@@ -40,7 +40,8 @@ struct calls {
 	struct sip_media seen[SIP_MEDIA_MAX];
 	uint8_t method;
 	uint16_t status;
-	unsigned refuse;     /* bit k: refuse stream k */
+	unsigned refuse;     /* bit k: refuse stream k (no pinhole: -1) */
+	unsigned skip;       /* bit k: leave stream k alone (1) */
 	uint16_t offset;     /* ext = port + offset */
 };
 
@@ -56,6 +57,8 @@ static int media_cb(void *ctx, const struct sip_info *info, struct sip_media *m)
 	c->status = info->status;
 	if (c->refuse & (1u << m->index))
 		return -1;
+	if (c->skip & (1u << m->index))
+		return 1;
 	m->ext_port = (uint16_t)(m->port + c->offset);
 	m->ext_rtcp_port = m->rtcp_port ? (uint16_t)(m->rtcp_port + c->offset) : 0;
 	return 0;
@@ -576,11 +579,23 @@ static void test_refused_stream(void)
 	struct sip_rewrite_params p = params(SIP_OUTBOUND, 5060, 40000);
 	struct sip_info info;
 	struct buf in = load("invite-sdp-audio-video.sip"), out;
-	calls.refuse = 2;   /* no pinhole for video: its port stays, its address is still rewritten */
+	/*
+	 * No pinhole for video: the whole message goes on as the phone wrote it
+	 * (issue 15 item 6), never the WAN address with an inside port that leads
+	 * nowhere; the caller counts it.
+	 */
+	calls.refuse = 2;
+	CHECK(rw(in, in.n + 256, &p, &info, &out) == SIP_NO_MEDIA);
+	CHECK(calls.n == 2 && info.has_sdp && info.media_count == 2 && info.call_id != NULL);
+	free(out.p);
+	/* A stream the callback leaves alone (1: not a message that sets up media) keeps its port; the rest is rewritten. */
+	calls.n = 0;
+	calls.refuse = 0;
+	calls.skip = 2;
 	CHECK(rw(in, in.n + 256, &p, &info, &out) > 0);
 	CHECK(calls.n == 2 && contains(out, "m=audio 17180 ") && contains(out, "m=video 15010 "));
-	CHECK(info.media[1].ext_port == 0 && !contains(out, "IN IP4 192.168.4.2"));
 	free(out.p);
+	calls.skip = 0;
 	/* no callback at all: no pinholes, ports unchanged, addresses rewritten */
 	p.media = NULL;
 	CHECK(rw(in, in.n + 256, &p, &info, &out) > 0);
@@ -588,6 +603,64 @@ static void test_refused_stream(void)
 	CHECK(!(info.rewrote & SIP_RW_MEDIA));
 	free(out.p);
 	free(in.p);
+}
+
+/*
+ * More streams than SIP_MEDIA_MAX (issue 15 item 6): all are rewritten, or
+ * (streams past the 8th that would need a pinhole) none, and no pinhole is
+ * asked for; never the first 8 rewritten and the 9th left at its inside port.
+ */
+static void test_many_streams(void)
+{
+	struct sip_rewrite_params p = params(SIP_OUTBOUND, 5060, 40000);
+	struct sip_info info;
+	char body[2048], msg[4096];
+	size_t n = 0;
+	struct buf in, out;
+	int streams;
+	for (streams = 8; streams <= 10; streams++) {
+		n = (size_t)snprintf(body, sizeof(body), "v=0\r\no=- 1 1 IN IP4 192.168.4.2\r\ns=-\r\nc=IN IP4 192.168.4.2\r\nt=0 0\r\n");
+		for (int k = 0; k < streams; k++)
+			n += (size_t)snprintf(body + n, sizeof(body) - n, "m=audio %d RTP/AVP 0\r\n", 20000 + 2 * k);
+		n = (size_t)snprintf(msg, sizeof(msg),
+		                     "INVITE sip:bob@203.0.113.10 SIP/2.0\r\n"
+		                     "Via: SIP/2.0/UDP 192.168.4.2:5060;branch=z9hG4bKmany\r\n"
+		                     "Call-ID: many@x\r\nCSeq: 1 INVITE\r\n"
+		                     "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s", n, body);
+		in = dup(msg, n);
+		p = params(SIP_OUTBOUND, 5060, 40000);
+		if (streams == 8) {
+			CHECK(rw(in, 8192, &p, &info, &out) > 0);
+			CHECK(calls.n == 8 && contains(out, "m=audio 30014 ") && !contains(out, "192.168.4.2"));
+		} else {
+			CHECK(rw(in, 8192, &p, &info, &out) == SIP_NO_MEDIA);
+			CHECK(calls.n == 0);   /* no pinhole opened for a message that goes on unchanged */
+		}
+		free(out.p);
+		free(in.p);
+	}
+	/* A 9th stream at port 0 or at another host needs nothing: the 8 are rewritten. */
+	{
+		static const char tail0[] = "m=video 0 RTP/AVP 96\r\n";
+		static const char tailx[] = "m=video 20100 RTP/AVP 96\r\nc=IN IP4 203.0.113.99\r\n";
+		const char *tails[2] = { tail0, tailx };
+		for (int t = 0; t < 2; t++) {
+			n = (size_t)snprintf(body, sizeof(body), "v=0\r\no=- 1 1 IN IP4 192.168.4.2\r\ns=-\r\nc=IN IP4 192.168.4.2\r\nt=0 0\r\n");
+			for (int k = 0; k < 8; k++)
+				n += (size_t)snprintf(body + n, sizeof(body) - n, "m=audio %d RTP/AVP 0\r\n", 20000 + 2 * k);
+			n += (size_t)snprintf(body + n, sizeof(body) - n, "%s", tails[t]);
+			n = (size_t)snprintf(msg, sizeof(msg),
+			                     "INVITE sip:bob@203.0.113.10 SIP/2.0\r\n"
+			                     "Call-ID: many@x\r\nCSeq: 1 INVITE\r\n"
+			                     "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s", n, body);
+			in = dup(msg, n);
+			p = params(SIP_OUTBOUND, 5060, 40000);
+			CHECK(rw(in, 8192, &p, &info, &out) > 0);
+			CHECK(calls.n == 8 && contains(out, "m=audio 30014 "));
+			free(out.p);
+			free(in.p);
+		}
+	}
 }
 
 static void test_garbage(void)
@@ -784,6 +857,7 @@ int main(void)
 	test_too_big();
 	test_too_many_edits();
 	test_refused_stream();
+	test_many_streams();
 	test_garbage();
 	test_truncated();
 	test_stream();

@@ -210,6 +210,14 @@ int napt_port_free_for(uint8_t proto, uint16_t ext_port, uint32_t in_addr, uint1
 /* The external port of the live mapping of (proto, in_addr, in_port), or 0 when it has none. */
 uint16_t napt_mapping_port(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint32_t now);
 
+/*
+ * Let go the flows of (proto, in_addr, in_port) whose external port is not
+ * ext_port: a forward to that endpoint now names ext_port, and its next
+ * packet makes a flow there (one inside port, one external port). Returns
+ * how many went.
+ */
+uint32_t napt_mapping_move(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint16_t ext_port);
+
 /* Bumped whenever a forward is added, removed, refreshed or expires. */
 uint32_t napt_forward_generation(void);
 

@@ -439,6 +439,25 @@ uint16_t napt_mapping_port(uint8_t proto, uint32_t in_addr, uint16_t in_port, ui
 	return m ? m->ext_port : 0;
 }
 
+uint32_t napt_mapping_move(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint16_t ext_port)
+{
+	uint32_t n = 0;
+	uint16_t i;
+	if (!napt_t.ready)
+		return 0;
+	i = napt_t.map_heads[hash_map(proto, in_addr, in_port)];
+	while (i != NAPT_NIL) {
+		struct napt_flow *f = &napt_t.flows[i];
+		uint16_t next = f->next_map;
+		if (f->in_addr == in_addr && f->in_port == in_port && f->proto == proto && f->ext_port != ext_port) {
+			expire(f);
+			n++;
+		}
+		i = next;
+	}
+	return n;
+}
+
 /*
  * A new external port for (in_addr, in_port): the inside port itself when
  * free (RFC 4787 REQ-3/4: same range, same parity), else a pseudo-random

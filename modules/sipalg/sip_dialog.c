@@ -70,6 +70,8 @@ struct sip_dialog {
 	uint32_t pending_cseq;       /* the phone's offer waiting for an answer */
 	uint16_t call_id_len;        /* the full length */
 	uint8_t used, confirmed, has_init, init_dir, pending;
+	uint8_t answered;            /* a response other than 100 was seen: never evicted for room */
+	uint32_t born;               /* the order it was made in: the oldest early one goes first */
 	uint8_t call_id[SIP_CALL_ID_MAX];
 	struct sip_stream streams[SIP_MEDIA_MAX];
 };
@@ -87,7 +89,8 @@ static struct {
 	struct sip_dialog_config config;
 	struct sip_dialog *dialogs;
 	struct sip_reg *regs;
-	uint64_t dialogs_created, dialogs_ended, pool_full, pinhole_failed;
+	uint64_t dialogs_created, dialogs_ended, pool_full, pinhole_failed, evicted;
+	uint32_t serial;             /* dialogs made so far (wraps: compared as a difference) */
 } sd;
 
 void sip_dialog_default_config(struct sip_dialog_config *config)
@@ -97,6 +100,16 @@ void sip_dialog_default_config(struct sip_dialog_config *config)
 	config->invite_timeout = 180;
 	config->session_timeout = 3600;
 	config->max_pinholes = 32;
+	config->max_per_host = 0;
+}
+
+/* A host's share of the pool for early dialogs without an answer: max_per_host, or half the pool (at least 1). */
+static unsigned host_share(void)
+{
+	unsigned n = sd.config.max_per_host ? sd.config.max_per_host : sd.config.max_dialogs / 2u;
+	if (n < 1)
+		n = 1;
+	return n < sd.config.max_dialogs ? n : sd.config.max_dialogs;
 }
 
 static int config_ok(const struct sip_dialog_config *c)
@@ -257,8 +270,18 @@ static int pin_try(const struct sip_dialog *d, struct sip_pin *p, uint32_t e, ui
 	p->ext_port = (uint16_t)e;
 	p->ext_rtcp = p->in_rtcp ? (uint16_t)r : 0;
 	res = pin_put(d, p);
-	if (res == 0)
+	if (res == 0) {
+		/*
+		 * The phone's own mappings of these ports that name other external
+		 * ports go: its next RTP or RTCP packet leaves by the pair its SDP
+		 * names (the forward gives it that port), from the moment the
+		 * rewritten SDP leaves, and one inside port has one external port.
+		 */
+		(void)napt_mapping_move(NAPT_PROTO_UDP, d->inside_addr, p->in_port, p->ext_port);
+		if (p->in_rtcp)
+			(void)napt_mapping_move(NAPT_PROTO_UDP, d->inside_addr, p->in_rtcp, p->ext_rtcp);
 		return 0;
+	}
 	p->ext_port = p->ext_rtcp = 0;
 	return res;
 }
@@ -383,19 +406,50 @@ static struct sip_dialog *dialog_find(const struct sip_info *info, uint32_t insi
 	return NULL;
 }
 
-static struct sip_dialog *dialog_new(const struct sip_dialog_msg *msg, const struct sip_info *info)
+/*
+ * The slot for a new dialog of msg->inside_addr: a free one while the host
+ * holds fewer early dialogs without an answer than its share, else the
+ * oldest early dialog that never had an answer (the host's own when its
+ * share is full, anyone's when the pool is), ended to make room. NULL when
+ * none can be had (the pool full of answered dialogs).
+ */
+static struct sip_dialog *dialog_slot(const struct sip_dialog_msg *msg)
 {
-	struct sip_dialog *d = NULL;
-	size_t len = info->call_id_len;
+	struct sip_dialog *free_slot = NULL, *victim = NULL, *own_victim = NULL;
+	unsigned own = 0;
 	for (unsigned i = 0; i < sd.config.max_dialogs; i++) {
 		struct sip_dialog *x = &sd.dialogs[i];
 		if (x->used && passed(msg->now, x->expires))
 			dialog_end(x);
 		if (!x->used) {
-			d = x;
-			break;
+			if (!free_slot)
+				free_slot = x;
+			continue;
 		}
+		if (x->confirmed || x->answered)
+			continue;
+		if (x->inside_addr == msg->inside_addr)
+			own++;
+		if (!victim || (int32_t)(x->born - victim->born) < 0)
+			victim = x;
+		if (x->inside_addr == msg->inside_addr && (!own_victim || (int32_t)(x->born - own_victim->born) < 0))
+			own_victim = x;
 	}
+	if (own >= host_share())
+		victim = own_victim;   /* over its share: only its own early dialogs make way */
+	else if (free_slot)
+		return free_slot;
+	if (!victim)
+		return NULL;
+	dialog_end(victim);
+	sd.evicted++;
+	return victim;
+}
+
+static struct sip_dialog *dialog_new(const struct sip_dialog_msg *msg, const struct sip_info *info)
+{
+	struct sip_dialog *d = dialog_slot(msg);
+	size_t len = info->call_id_len;
 	if (!d) {
 		sd.pool_full++;
 		return NULL;
@@ -408,6 +462,7 @@ static struct sip_dialog *dialog_new(const struct sip_dialog_msg *msg, const str
 	d->call_id_len = (uint16_t)len;
 	memcpy(d->call_id, info->call_id, len < SIP_CALL_ID_MAX ? len : SIP_CALL_ID_MAX);
 	d->expires = msg->now + sd.config.invite_timeout;
+	d->born = ++sd.serial;
 	if (info->is_request && info->method == SIP_M_INVITE) {
 		d->has_init = 1;
 		d->init_cseq = info->cseq;
@@ -511,9 +566,10 @@ int sip_dialog_media(void *ctx, const struct sip_info *info, struct sip_media *m
 	uint16_t in_port, in_rtcp;
 	int pending, ok;
 
+	/* Not a message that sets up media (or not one of ours): its ports stay as written. */
 	if (!sd.ready || !msg || msg->dir != SIP_OUTBOUND || !info->call_id || !m->port || m->index >= SIP_MEDIA_MAX
 	    || !sdp_method(info))
-		return -1;
+		return 1;
 	d = dialog_find(info, msg->inside_addr, msg->now);
 	if (!d && !(d = dialog_new(msg, info)))
 		return -1;
@@ -729,6 +785,8 @@ void sip_dialog_after(const struct sip_dialog_msg *msg, const struct sip_info *i
 	} else {
 		if (!d)
 			return;
+		if (info->status > 100)
+			d->answered = 1;   /* ringing, session progress, a final answer: a live call, not junk */
 		if (info->method == SIP_M_INVITE && info->status >= 300) {
 			if (!d->confirmed) {
 				/* The initial INVITE failed (when we know which one it was, only its response counts). */
@@ -831,6 +889,7 @@ void sip_dialog_get_stats(struct sip_dialog_stats *stats)
 	stats->dialogs_ended = sd.dialogs_ended;
 	stats->pool_full = sd.pool_full;
 	stats->pinhole_failed = sd.pinhole_failed;
+	stats->evicted = sd.evicted;
 }
 
 static uint32_t left(uint32_t now, uint32_t expires)

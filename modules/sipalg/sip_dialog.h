@@ -17,6 +17,17 @@
  * from the phone's port then leaves by the same external port (the table
  * gives a forward's target its external port), so symmetric RTP works.
  *
+ * The pool is shared: one LAN host holds at most max_per_host early dialogs
+ * that never had an answer (no response but 100 Trying; half the pool by
+ * default), so junk INVITEs from one host cannot take every slot nor churn
+ * the others' calls out. Answered dialogs (ringing, confirmed) are not
+ * counted against the share, so a PBX with many real calls is not cut
+ * short, and are never evicted. When a new dialog finds no room (the pool,
+ * or the host's share), an early dialog without an answer makes way, the
+ * oldest first (the host's own when its share is the limit). When none can
+ * make way the message goes on unrewritten (sip_dialog_media() says -1:
+ * sip_rewrite() returns SIP_NO_MEDIA), counted in pool_full.
+ *
  * Lifetimes: a dialog whose INVITE has no final answer lasts invite_timeout
  * seconds; a confirmed one session_timeout seconds from its last SIP
  * message; its pinholes carry the same expiry in the table. BYE (either
@@ -58,6 +69,8 @@ struct sip_dialog_config {
 	                                takes one or two); 0: as many as the table has room for.
 	                                Default 2 * max_dialogs. A stream that keeps its ports
 	                                keeps its forwards even at the cap */
+	uint16_t max_per_host;       /* early dialogs without an answer one LAN host may hold at
+	                                once; 0: half the pool (at least 1). Default 0 */
 };
 
 void sip_dialog_default_config(struct sip_dialog_config *config);
@@ -84,8 +97,11 @@ struct sip_dialog_msg {
  * The media callback for sip_rewrite() (a sip_media_fn): `ctx` is the
  * struct sip_dialog_msg of this message. Finds or makes the dialog, opens
  * or keeps the stream's pinholes and fills m->ext_port and m->ext_rtcp_port.
- * Returns -1 (ports left as written) when the pools or the table are full;
- * counted.
+ * Returns -1 when no pinhole can be had (the pool or the host's share full
+ * with nothing to evict, the table full, max_pinholes reached; counted): the
+ * whole message then goes on unrewritten. Returns 1 (ports left as written)
+ * for a stream of a message that sets up no media (inbound, an SDP in a
+ * failure response or an OPTIONS answer).
  */
 int sip_dialog_media(void *ctx, const struct sip_info *info, struct sip_media *m);
 
@@ -108,8 +124,9 @@ struct sip_dialog_stats {
 	uint32_t registrations, registrations_max;
 	uint32_t pinholes;                        /* forwards open now */
 	uint64_t dialogs_created, dialogs_ended;
-	uint64_t pool_full;                       /* a dialog or registration not made: pool full
-	                                             (once per stream of a message that found none) */
+	uint64_t pool_full;                       /* a dialog or registration not made: pool (or the
+	                                             host's share) full, nothing to evict */
+	uint64_t evicted;                         /* early dialogs never answered, ended to make room */
 	uint64_t pinhole_failed;                  /* a stream left unrewritten: no port, table full or max_pinholes reached */
 };
 void sip_dialog_get_stats(struct sip_dialog_stats *stats);

@@ -80,6 +80,7 @@ struct ctx {
 	uint8_t ct_sdp, encoded;
 	int32_t exp_hdr, exp_first, exp_ours;
 	uint8_t eligible, granted;   /* stream bits */
+	uint8_t beyond;              /* a stream past SIP_MEDIA_MAX would need a pinhole */
 	uint8_t overflow;
 	uint8_t cl_edit;         /* index of the K_CLEN/K_CLEN_ADD edit, or SIP_EDIT_MAX */
 	uint8_t n;
@@ -1025,6 +1026,19 @@ static void sdp_rtcp(struct ctx *c, size_t p, size_t le, unsigned k, int first)
 		add(c, as, ae - as, K_HOST, SIP_RW_SDP);
 }
 
+/* The port of an m= line (p after "m="), 0 when none can be read. */
+static uint32_t mline_port(const uint8_t *b, size_t p, size_t le)
+{
+	size_t fs, fe, d;
+	uint32_t port;
+	if (!field(b, &p, le, &fs, &fe) || !field(b, &p, le, &fs, &fe))
+		return 0;
+	d = skip_digits(b, fs, fe);
+	if (d - fs > 5 || (d < fe && b[d] != '/') || !number(b, fs, d, UINT32_MAX, &port) || port > 65535)
+		return 0;
+	return port;
+}
+
 static void sdp(struct ctx *c, size_t s, size_t e)
 {
 	const uint8_t *b = c->b;
@@ -1035,6 +1049,9 @@ static void sdp(struct ctx *c, size_t s, size_t e)
 	int media_conn_seen = 0;
 	unsigned streams = 0, k;
 	size_t pos = s, next, le, p, fs, fe;
+	/* The stream past SIP_MEDIA_MAX being read: its port and c=; whether any such needs a pinhole. */
+	uint32_t far_port = 0;
+	uint8_t far_conn = CONN_NONE, far_need = 0;
 	memset(conn, 0, sizeof(conn));
 	for (; pos < e; pos = next) {
 		const uint8_t *lf = memchr(b + pos, '\n', e - pos);
@@ -1066,12 +1083,20 @@ static void sdp(struct ctx *c, size_t s, size_t e)
 				}
 				if (streams <= SIP_MEDIA_MAX && conn[streams - 1] == CONN_NONE)
 					conn[streams - 1] = st;
+				else if (streams > SIP_MEDIA_MAX && far_conn == CONN_NONE)
+					far_conn = st;
 			}
 			break;
 		case 'm':
+			if (streams > SIP_MEDIA_MAX && far_port && (far_conn != CONN_NONE ? far_conn : sess) == CONN_INSIDE)
+				far_need = 1;
 			k = streams++;
 			if (k < SIP_MEDIA_MAX)
 				sdp_media(c, p, le, k);
+			else {
+				far_port = mline_port(b, p, le);
+				far_conn = CONN_NONE;
+			}
 			break;
 		case 'a':
 			/* media level only */
@@ -1086,10 +1111,13 @@ static void sdp(struct ctx *c, size_t s, size_t e)
 			break;
 		}
 	}
+	if (streams > SIP_MEDIA_MAX && far_port && (far_conn != CONN_NONE ? far_conn : sess) == CONN_INSIDE)
+		far_need = 1;
 	info->media_count = (uint8_t)(streams > SIP_MEDIA_MAX ? SIP_MEDIA_MAX : streams);
 	info->sdp_addr = sess != CONN_NONE ? sess_addr : media_addr;
 	if (c->p->dir != SIP_OUTBOUND || !c->p->media)
 		return;
+	c->beyond = far_need;
 	for (k = 0; k < info->media_count; k++) {
 		uint8_t st = conn[k] != CONN_NONE ? conn[k] : sess;
 		if (st == CONN_INSIDE && info->media[k].port)
@@ -1250,7 +1278,7 @@ long sip_rewrite(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap,
 	c.to_pnum = to->port;
 	c.seen = c.ct_sdp = c.encoded = 0;
 	c.exp_hdr = c.exp_first = c.exp_ours = -1;
-	c.eligible = c.granted = 0;
+	c.eligible = c.granted = c.beyond = 0;
 	c.overflow = 0;
 	c.n = 0;
 	c.cl_edit = SIP_EDIT_MAX;
@@ -1282,15 +1310,23 @@ long sip_rewrite(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap,
 	}
 	if (c.overflow || measure(&c, WORST, in_len) > out_cap)
 		return SIP_TOO_BIG;
+	/* Streams past the first SIP_MEDIA_MAX that need ports: all or nothing, so nothing (and no pinhole asked for). */
+	if (c.beyond)
+		return SIP_NO_MEDIA;
 	for (k = 0; k < info->media_count; k++) {
 		struct sip_media *m = &info->media[k];
+		int r;
 		if (!(c.eligible & (1u << k)))
 			continue;
 		m->ext_port = m->ext_rtcp_port = 0;
-		if (params->media(params->media_ctx, info, m) == 0 && m->ext_port)
+		r = params->media(params->media_ctx, info, m);
+		if (r == 0 && m->ext_port)
 			c.granted = (uint8_t)(c.granted | (1u << k));
-		else
+		else {
 			m->ext_port = m->ext_rtcp_port = 0;
+			if (r < 0)
+				return SIP_NO_MEDIA;   /* no pinhole: the message goes on as the phone wrote it */
+		}
 	}
 	(void)measure(&c, EXACT, in_len);
 	info->changed = c.changed;

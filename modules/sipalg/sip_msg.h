@@ -112,12 +112,16 @@ struct sip_info {
  * connection address (media c=, else session c=) is the inside address and
  * whose port is not 0: open pinholes and fill m->ext_port and
  * m->ext_rtcp_port. Return 0 to have the m= (and a=rtcp) ports rewritten,
- * -1 to leave this stream's ports as they are; a port 0 is never written.
+ * 1 to leave this stream's ports as they are (a message that sets up no
+ * media), -1 when the stream needs a pinhole and none can be had: the
+ * rewrite stops there and sip_rewrite() returns SIP_NO_MEDIA (the message
+ * goes on unchanged); a port 0 is never written.
  * ext_rtcp_port is written only into an a=rtcp line: without one the far
  * end sends RTCP to ext_port + 1, so give an adjacent pair then. `info` has
  * the headers and every stream already (Call-ID, method, status, media[]).
- * The callback runs only once the rewrite is sure to be made: sip_rewrite()
- * returns the output length after it, never an error.
+ * The callback runs only once the rewrite is sure to fit: after it,
+ * sip_rewrite() returns the output length, or SIP_NO_MEDIA when a callback
+ * said -1 (pinholes the earlier streams got stay with their dialog).
  */
 typedef int (*sip_media_fn)(void *ctx, const struct sip_info *info, struct sip_media *m);
 
@@ -135,6 +139,11 @@ enum sip_result {
 	SIP_TOO_BIG = -3,       /* the rewrite would not fit in out_cap (reckoning 5 digits for
 	                           every external media port), or needs more than SIP_EDIT_MAX
 	                           replacements: forward unchanged */
+	SIP_NO_MEDIA = -4,      /* an outbound SDP stream could not have its external ports (the
+	                           media callback said -1: no dialog, no pinhole), or the SDP has
+	                           streams past the first SIP_MEDIA_MAX that would need them:
+	                           forward unchanged (info filled), and count it. Half a rewrite
+	                           would put the WAN address beside ports that lead nowhere */
 };
 
 #define SIP_EDIT_MAX 48          /* replacements per message (8 bytes of stack each) */

@@ -189,6 +189,7 @@ void xs_sipalg_stats(xsMachine *the)
 	set_number(the, &xsResult, "dialogsEnded", (double)s.dialog.dialogs_ended);
 	set_number(the, &xsResult, "poolFull", (double)(s.dialog.pool_full + s.tcp.pool_full));
 	set_number(the, &xsResult, "pinholeFailed", (double)s.dialog.pinhole_failed);
+	set_number(the, &xsResult, "noPinhole", (double)s.no_media);
 	set_number(the, &xsResult, "tcpConnections", s.tcp.conns);
 	set_number(the, &xsResult, "tcpConnectionsMax", s.tcp.conns_max);
 	set_number(the, &xsResult, "tcpAdjusted", (double)s.tcp.adjusted);

@@ -74,6 +74,9 @@ struct sipalg_stats {
 	uint64_t rewritten;       /* ... of which went on changed */
 	uint64_t unparseable;     /* not SIP the ALG can read: forwarded unchanged */
 	uint64_t too_big;         /* a rewrite not made: it would not fit the MTU (or the buffer) */
+	uint64_t no_media;        /* a rewrite not made: a stream of its SDP could get no pinhole (pool,
+	                             share or table full), or it has more streams than the ALG
+	                             rewrites; it goes on as the phone wrote it, never half rewritten */
 	uint64_t tcp_split;       /* TCP segments passed unchanged: a message cut by the segment's end, or not at a boundary */
 	uint64_t sent;            /* packets the ALG rebuilt and sent itself */
 	uint64_t send_failed;     /* ... that could not be (no pbuf): the original went on */

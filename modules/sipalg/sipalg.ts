@@ -47,6 +47,8 @@ export interface Stats {
 	poolFull: number;
 	/* a stream left unrewritten: no external port or the NAPT table full */
 	pinholeFailed: number;
+	/* messages sent on as the phone wrote them: a stream of the SDP got no pinhole, or more than 8 streams */
+	noPinhole: number;
 	tcpConnections: number;
 	tcpConnectionsMax: number;
 	/* TCP segments whose sequence or acknowledgement number was moved */

@@ -175,9 +175,12 @@ static int udp_packet(struct pbuf *p, struct netif *out, struct sip_dialog_msg *
 	rewrite_params(&params, msg, wan);
 	memset(&info, 0, sizeof(info));
 	n = sip_rewrite(in, (size_t)length, gOut + ihl + UDP_HLEN, cap, &params, &info);
-	if (n == SIP_TOO_BIG) {
+	if (n == SIP_TOO_BIG || n == SIP_NO_MEDIA) {
 		/* It goes on as it is, and still means what it says (a BYE still ends the call). */
-		gStats.too_big++;
+		if (n == SIP_TOO_BIG)
+			gStats.too_big++;
+		else
+			gStats.no_media++;
 		sip_dialog_after(msg, &info);
 		return 0;
 	}
@@ -278,8 +281,11 @@ static int tcp_packet(struct pbuf *p, struct netif *out, struct sip_dialog_msg *
 			out_len = (uint16_t)(out_len + n);
 		}
 		else {
-			if (n == SIP_TOO_BIG) {
-				gStats.too_big++;
+			if (n == SIP_TOO_BIG || n == SIP_NO_MEDIA) {
+				if (n == SIP_TOO_BIG)
+					gStats.too_big++;
+				else
+					gStats.no_media++;
 				sip_dialog_after(msg, &info);
 			}
 			else

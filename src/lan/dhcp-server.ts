@@ -37,6 +37,23 @@ import type { Request } from "lan/dhcp-packet";
 
 const PREF_DOMAIN = "dhcp";
 const PREF_KEY = "leases";
+/*
+ * The allocation mark: the highest pool address that may have been handed
+ * out from the never-used ones, written before an offer goes past it (a
+ * power cut loses at most the leases since the last write of the table,
+ * never the mark). Moved MARK_STEP addresses at a time: one flash write per
+ * MARK_STEP new clients.
+ */
+const PREF_MARK = "mark";
+const MARK_STEP = 4;
+/*
+ * An address another client had is handed out only with the table on flash
+ * before its ACK (a write each); at most one such offer per this many ms, so
+ * a LAN host making up MACs cannot wear the flash (360 writes an hour at most).
+ */
+const REUSE_GAP = 10000;
+/* Who holds an address lost in a power cut: nobody known (a REQUEST for it claims it). */
+export const LOST_MAC = "00:00:00:00:00:00";
 /* Lease writes are batched: at most one per this many ms, and one at stop. */
 export const WRITE_INTERVAL = 60000;
 /* Seconds an offered address waits for the client's REQUEST. */
@@ -158,6 +175,8 @@ export class DhcpServer {
 	#dirty = false;
 	#writeTimer: Timer | undefined;
 	#lastWrite = -Infinity;
+	#mark = 0;
+	#lastReuse = -Infinity;
 
 	constructor(router: Router) {
 		this.#router = router;
@@ -220,6 +239,7 @@ export class DhcpServer {
 		Timer.clear(this.#writeTimer);
 		this.#writeTimer = undefined;
 		this.#flush();
+		this.#markBack();
 		const socket = this.#socket;
 		this.#socket = undefined;
 		socket?.close();
@@ -231,6 +251,17 @@ export class DhcpServer {
 		this.leases.clear();
 		this.#dirty = true;
 		this.#flush();
+		// Forgotten on purpose: the mark goes too (the pool is handed out from its start again).
+		if (this.#mark) {
+			try {
+				Preference.set(PREF_DOMAIN, PREF_MARK, 0);
+				this.counters.writes++;
+				this.#mark = 0;
+			}
+			catch {
+				this.counters.writeErrors++;
+			}
+		}
 		return n;
 	}
 
@@ -265,11 +296,95 @@ export class DhcpServer {
 			this.storeNote = `stored leases unreadable (${e instanceof Error ? e.message : String(e)})`;
 			return;
 		}
-		if (stored === undefined)
+		this.#loadMark(s);
+		if (stored === undefined) {
+			this.#holdLost(s);
 			return;
+		}
 		const result = unpack(stored, this.leases, s.network, s.lan.prefix, DhcpServer.now(), (a, mac) =>
 			this.#allowed(s, { address: a, key: "", mac, hostname: "", expires: 0, state: "bound" }));
 		this.storeNote = typeof result === "number" ? `${result} restored at start` : `${result}; not used`;
+		this.#holdLost(s);
+	}
+
+	/*
+	 * A clean stop with the table on flash: the mark back to the highest pool
+	 * address the table has, so the addresses it ran ahead are not held
+	 * after the restart.
+	 */
+	#markBack(): void {
+		if (this.#dirty || !this.#mark || !this.#serving)
+			return;
+		const s = this.#serving;
+		let hi = s.network;
+		this.leases.each((lease) => {
+			if (lease.address >= s.first && lease.address <= s.last && lease.address > hi)
+				hi = lease.address;
+		});
+		if (hi >= this.#mark)
+			return;
+		try {
+			Preference.set(PREF_DOMAIN, PREF_MARK, hi - s.network);
+			this.counters.writes++;
+			this.#mark = hi >= s.first ? hi : 0;
+		}
+		catch {
+			this.counters.writeErrors++;
+		}
+	}
+
+	#loadMark(s: Serving): void {
+		try {
+			// Kept as the host part (a preference integer is 32-bit signed).
+			const host = Preference.get(PREF_DOMAIN, PREF_MARK);
+			const mark = typeof host === "number" ? s.network + host : 0;
+			this.#mark = mark >= s.first && mark <= s.last ? mark : 0;
+		}
+		catch {
+			this.#mark = 0;
+		}
+	}
+
+	/*
+	 * After a restart, the pool addresses up to the mark that the stored
+	 * table does not have may be held by clients whose leases were lost with
+	 * the power: held for a lease time, offered to nobody; the client that
+	 * holds one gets it back by asking for it (REQUEST: renewing, rebinding,
+	 * rebooting).
+	 */
+	#holdLost(s: Serving): void {
+		if (!this.#mark)
+			return;
+		const until = DhcpServer.now() + s.config.leaseSeconds;
+		let held = 0;
+		for (let a = s.first; a <= this.#mark; a++) {
+			if (this.leases.at(a) || s.reservedBy.has(a) || a === s.router)
+				continue;
+			this.leases.set({ address: a, key: "", mac: LOST_MAC, hostname: "", expires: until, state: "declined" });
+			held++;
+		}
+		if (held)
+			this.storeNote += `${this.storeNote ? "; " : ""}${held} held after a power cut`;
+	}
+
+	/*
+	 * Before a never-used address `a` is offered: the mark past it, on
+	 * flash, first. False when it could not be written (nothing is offered).
+	 */
+	#markPast(s: Serving, a: number): boolean {
+		if (a <= this.#mark)
+			return true;
+		const mark = Math.min(a + MARK_STEP - 1, s.last);
+		try {
+			Preference.set(PREF_DOMAIN, PREF_MARK, mark - s.network);
+			this.counters.writes++;
+		}
+		catch {
+			this.counters.writeErrors++;
+			return false;
+		}
+		this.#mark = mark;
+		return true;
 	}
 
 	/* Something to write: now if the last write was long enough ago, else when it will have been. */
@@ -338,12 +453,13 @@ export class DhcpServer {
 		}
 	}
 
-	/* Whether `client` may have address `a` now. */
-	#usable(s: Serving, a: number, client: Client, now: number): boolean {
+	/* Whether `client` may have address `a` now; `claim`: it asks for it by REQUEST (it says it holds it). */
+	#usable(s: Serving, a: number, client: Client, now: number, claim = false): boolean {
 		if (a <= s.network || a >= s.broadcast || a === s.router)
 			return false;
 		const lease = this.leases.at(a);
-		if (lease && active(lease, now) && !owns(lease, client))
+		const lost = lease !== undefined && lease.state === "declined" && lease.mac === LOST_MAC;
+		if (lease && active(lease, now) && !owns(lease, client) && !(claim && lost))
 			return false;
 		const owner = s.reservedBy.get(a);
 		if (owner !== undefined)
@@ -367,13 +483,19 @@ export class DhcpServer {
 			return requested;
 		for (let a = s.first; a <= s.last; a++)
 			if (!this.leases.at(a) && this.#usable(s, a, client, now))
-				return a;
+				return this.#markPast(s, a) ? a : undefined;
 		let oldest: Lease | undefined;
 		this.leases.each((lease) => {
 			if (!active(lease, now) && (!oldest || lease.expires < oldest.expires) && this.#usable(s, lease.address, client, now))
 				oldest = lease;
 		});
-		return oldest?.address;
+		if (!oldest)
+			return undefined;
+		// Another client's: written before the ACK (see #bind), one such offer per REUSE_GAP.
+		if (Platform.uptime() - this.#lastReuse < REUSE_GAP)
+			return undefined;
+		this.#lastReuse = Platform.uptime();
+		return oldest.address;
 	}
 
 	#discover(s: Serving, request: Request, client: Client): void {
@@ -430,7 +552,7 @@ export class DhcpServer {
 	/* ACK with a lease when the client may have the address, NAK when it may not. */
 	#bind(s: Serving, request: Request, client: Client, a: number, ciaddr: number): void {
 		const now = DhcpServer.now();
-		if (!this.#usable(s, a, client, now)) {
+		if (!this.#usable(s, a, client, now, true)) {
 			const lease = this.leases.find(client);
 			if (lease && lease.address === a && lease.state !== "declined") {
 				this.leases.delete(a);
@@ -440,10 +562,18 @@ export class DhcpServer {
 				this.counters.naks++;
 			return;
 		}
+		// An address past the mark, or one another client had: on flash before the ACK leaves
+		// (a power cut must not make it look free); every other change waits for the batched write.
+		const prev = this.leases.at(a);
+		const beyond = a > this.#mark && a >= s.first && a <= s.last && !s.reservedBy.has(a);
+		if (beyond && !this.#markPast(s, a))
+			return;
 		const old = this.leases.find(client);
 		const hostname = sanitizeHostname(request.options.get(OPT_HOSTNAME)) || (old?.hostname ?? "");
 		this.leases.assign(client, a, "bound", now + s.config.leaseSeconds, hostname);
 		this.#changed();
+		if (prev && !owns(prev, client) && !(prev.state === "declined" && prev.mac === LOST_MAC))
+			this.#flush();
 		if (this.#reply(s, request, ACK, ciaddr, a, true))
 			this.counters.acks++;
 	}

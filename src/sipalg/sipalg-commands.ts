@@ -27,10 +27,12 @@ const SHOW_SIPALG_FORMAT = [
 	"  tcp: <n> connections of <max>",
 	"  counters: messages <n> rewritten <n> unparseable <n> too-big <n> tcp-split <n>",
 	"    not-at-boundary <n> tcp-adjusted <n> pool-full <n> pinhole-failed <n>",
-	"    dialogs-created <n> dialogs-ended <n>   (one line)",
+	"    no-pinhole <n> dialogs-created <n> dialogs-ended <n>   (one line)",
 	"unparseable messages and those too big for the MTU once rewritten are",
 	"forwarded unchanged; tcp-split counts TCP segments passed unchanged because",
-	"a message was split across segments; pool-full, calls or pinholes refused.",
+	"a message was split across segments; pool-full, calls or pinholes refused;",
+	"no-pinhole, messages sent on as the phone wrote them because a stream of",
+	"their SDP got no pinhole (or they have more than 8 streams): never half rewritten.",
 ];
 
 /* Start the ALG from the configuration; the warnings, if any, for the console. */
@@ -155,7 +157,7 @@ export function showSipalg(args: string[], router: Router, print: Print): void {
 	print(`tcp: ${s.tcpConnections} connections of ${s.tcpConnectionsMax}`);
 	print(`counters: messages ${s.messages} rewritten ${s.rewritten} unparseable ${s.unparseable} too-big ${s.tooBig}`
 		+ ` tcp-split ${s.tcpSplit} not-at-boundary ${s.notAtBoundary} tcp-adjusted ${s.tcpAdjusted}`
-		+ ` pool-full ${s.poolFull} pinhole-failed ${s.pinholeFailed} dialogs-created ${s.dialogsCreated} dialogs-ended ${s.dialogsEnded}`);
+		+ ` pool-full ${s.poolFull} pinhole-failed ${s.pinholeFailed} no-pinhole ${s.noPinhole} dialogs-created ${s.dialogsCreated} dialogs-ended ${s.dialogsEnded}`);
 }
 
 /* The SIP ALG settings that differ from the defaults, as the commands that make them (show config). */
