@@ -411,28 +411,11 @@ test("malformed queries get FORMERR or nothing, and the forwarder goes on answer
 	assert.equal(bench.sim.exitCode, null);
 });
 
-// Holds `count` TCP connections to the router's port 53 from `source`, sending nothing, for `seconds`.
-const HOLD_TCP = `
-import socket, sys, time
-held = []
-for i in range(int(sys.argv[3])):
-    s = socket.socket()
-    s.bind((sys.argv[2], 0))
-    s.settimeout(2)
-    try:
-        s.connect((sys.argv[1], 53))
-        held.append(s)
-    except OSError:
-        pass
-print("held", len(held), flush=True)
-time.sleep(float(sys.argv[4]))
-`;
-
 test("one host holding TCP connections open does not shut another out of DNS over TCP", async () => {
 	const other = "192.168.4.3";
 	await bench.exec("lan", ["ip", "addr", "add", `${other}/24`, "dev", "rtr-lan"]);
 	try {
-		const holder = bench.track("lan", ["python3", "-u", "-c", HOLD_TCP, ROUTER_LAN, "192.168.4.2", "4", "8"]);
+		const holder = bench.track("lan", ["python3", "-u", path.join(TOP, "host-tests/lib/tcp-hold.py"), ROUTER_LAN, "53", "192.168.4.2", "4", "8"]);
 		await holder.waitFor(/^held \d+$/m, 10000);
 		const answer = await dig(["+tcp", "-b", other, "www.example.test"]);
 		assert.equal(answer.answers[0]?.data, "203.0.113.80", `answered over TCP while 192.168.4.2 holds 4 connections:\n${answer.text}`);

@@ -7,7 +7,8 @@
 // half made.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startBench, ROUTER_LAN, LAN_HOST, FAR_HOST, ISP_GATEWAY, sleep } from "../lib/bench.mjs";
+import path from "node:path";
+import { startBench, TOP, ROUTER_LAN, LAN_HOST, FAR_HOST, ISP_GATEWAY, sleep } from "../lib/bench.mjs";
 import {
 	DESC_URL, WANIP, OTHER_HOST, SSDP_GROUP, router, upnpState, mappingOn, upnpForwards, upnpc, soap, mappingArgs,
 	addOtherHost, httpOne, httpGet, ssdpSearch,
@@ -79,36 +80,10 @@ test("a burst of searches is answered at a bounded rate: a spoofed source cannot
 	assert.ok(after.counters.ignored > before.counters.ignored, "the searches over the rate counted as ignored");
 });
 
-// `count` connections to the UPnP port from `source`, each sending its request a byte a second.
-const SLOW_SENDERS = `
-import socket, sys, time
-held = []
-for i in range(int(sys.argv[3])):
-    s = socket.socket()
-    s.bind((sys.argv[2], 0))
-    s.settimeout(2)
-    try:
-        s.connect((sys.argv[1], 5000))
-        held.append(s)
-    except OSError:
-        pass
-print("connected", len(held), flush=True)
-request = b"GET /rootDesc.xml HTTP/1.1" + bytes([13, 10])
-end = time.monotonic() + float(sys.argv[4])
-i = 0
-while time.monotonic() < end and i < len(request):
-    for s in held:
-        try:
-            s.send(request[i:i + 1])
-        except OSError:
-            pass
-    i += 1
-    time.sleep(1)
-`;
-
 test("one host's slow connections leave the others theirs: another host is served at once", async () => {
-	const slow = bench.track("lan", ["python3", "-u", "-c", SLOW_SENDERS, ROUTER_LAN, LAN_HOST, "8", "6"]);
-	await slow.waitFor(/^connected \d+$/m, 10000);
+	// 8 connections from one host, each sending its request a byte a second.
+	const slow = bench.track("lan", ["python3", "-u", path.join(TOP, "host-tests/lib/tcp-hold.py"), ROUTER_LAN, "5000", LAN_HOST, "8", "6", "GET /rootDesc.xml HTTP/1.1"]);
+	await slow.waitFor(/^held \d+$/m, 10000);
 	await sleep(300);
 	const started = Date.now();
 	const answer = await httpOne(bench, httpGet("/rootDesc.xml"), { source: OTHER_HOST, timeout: 3 });
