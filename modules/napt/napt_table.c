@@ -325,12 +325,15 @@ static int evict_class(const struct napt_flow *f, uint32_t now)
 }
 
 /*
- * The pool is empty: look at the next EVICT_WINDOW flows from a clock hand
- * and free the one that matters least (expired, then half-open or unreplied,
- * then closing or idle, oldest first). Established TCP and active flows are
- * never taken, so a flood of new flows cannot push them out.
+ * Look at the next EVICT_WINDOW flows from a clock hand and free the one
+ * that matters least (expired, then half-open or unreplied, then closing or
+ * idle, oldest first). Established TCP and active flows are never taken, so
+ * a flood of new flows cannot push them out. Used when the pool is empty
+ * (any flow: own 0), and when a LAN host (or a forward's target) is at its
+ * share (own 1: only its own flows of that kind, so its new flow replaces
+ * one of its own). 0 when none is found and the new flow is refused.
  */
-static int evict_one(uint32_t now)
+static int evict(int own, uint32_t in_addr, int forwarded, uint32_t now)
 {
 	struct napt_flow *best = NULL;
 	int best_class = EVICT_NEVER;
@@ -341,45 +344,14 @@ static int evict_one(uint32_t now)
 		gEvictHand = gEvictHand + 1 == napt_t.capacity ? 0 : gEvictHand + 1;
 		if (!f->proto)
 			continue;
+		if (own && (f->in_addr != in_addr || ((f->state & NAPT_F_FORWARD) != 0) != forwarded))
+			continue;
 		c = evict_class(f, now);
 		if (c < best_class || (c == best_class && best && now - f->last > now - best->last)) {
 			best = f;
 			best_class = c;
 			if (c == 0)
 				break;
-		}
-	}
-	if (!best)
-		return 0;
-	if (best_class == 0)
-		napt_t.stats.expired++;
-	else
-		napt_t.stats.evicted++;
-	flow_free(best);
-	return 1;
-}
-
-/*
- * A LAN host (or a forward's target) at its share: free the least valuable
- * of its own evictable flows among the next EVICT_WINDOW from the clock
- * hand (never an established or active one), so its new flow replaces its
- * own; 0 when none is found and the new flow is refused.
- */
-static int evict_own(uint32_t in_addr, int forwarded, uint32_t now)
-{
-	struct napt_flow *best = NULL;
-	int best_class = EVICT_NEVER;
-	uint32_t window = napt_t.capacity < EVICT_WINDOW ? napt_t.capacity : EVICT_WINDOW;
-	for (uint32_t n = 0; n < window; n++) {
-		struct napt_flow *f = &napt_t.flows[gEvictHand];
-		int c;
-		gEvictHand = gEvictHand + 1 == napt_t.capacity ? 0 : gEvictHand + 1;
-		if (!f->proto || f->in_addr != in_addr || ((f->state & NAPT_F_FORWARD) != 0) != forwarded)
-			continue;
-		c = evict_class(f, now);
-		if (c < best_class || (c == best_class && best && now - f->last > now - best->last)) {
-			best = f;
-			best_class = c;
 		}
 	}
 	if (!best)
@@ -524,11 +496,11 @@ struct napt_flow *napt_flow_create(uint8_t proto, uint32_t in_addr, uint16_t in_
 		return NULL;
 	}
 	uint16_t *share = share_slot(in_addr, (flags & NAPT_F_FORWARD) != 0);
-	if (*share >= napt_t.host_share && !evict_own(in_addr, (flags & NAPT_F_FORWARD) != 0, now)) {
+	if (*share >= napt_t.host_share && !evict(1, in_addr, (flags & NAPT_F_FORWARD) != 0, now)) {
 		napt_t.stats.dropped[NAPT_DROP_HOST_SHARE]++;
 		return NULL;
 	}
-	if (napt_t.free_head == NAPT_NIL && !evict_one(now)) {
+	if (napt_t.free_head == NAPT_NIL && !evict(0, 0, 0, now)) {
 		napt_t.stats.dropped[NAPT_DROP_TABLE_FULL]++;
 		return NULL;
 	}
