@@ -7,6 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startBench, FAR_HOST } from "../lib/bench.mjs";
+import { echoClient, echoServer } from "../lib/tcp-peers.mjs";
 
 let bench, wan;
 before(async () => {
@@ -16,29 +17,6 @@ before(async () => {
 after(async () => {
 	await bench?.stop();
 });
-
-const ECHO_SERVER = `
-import socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("${FAR_HOST}", 7000))
-s.listen(4)
-while True:
-    c, _ = s.accept()
-    f = c.makefile("rwb", buffering=0)
-    for line in f:
-        f.write(line.upper())
-`;
-
-const CLIENT = `
-import socket, sys
-c = socket.create_connection(("${FAR_HOST}", 7000), timeout=10)
-print("connected", c.getsockname()[1], flush=True)
-f = c.makefile("rwb", buffering=0)
-for line in sys.stdin:
-    f.write(line.encode())
-    print("echo", f.readline().decode().strip(), flush=True)
-`;
 
 // RST frames (seq given) from far:7000 to WAN:ext, sent on the ISP's TAP port to the router's MAC.
 const RST = `
@@ -75,8 +53,8 @@ async function sendRst(ext, seqs) {
 }
 
 test("a blind RST from the Internet does not demote an established flow", async () => {
-	await bench.serve("far", ["python3", "-c", ECHO_SERVER], { address: FAR_HOST, port: 7000 });
-	const client = bench.track("lan", ["python3", "-u", "-c", CLIENT]);
+	await echoServer(bench, "far", FAR_HOST, 7000);
+	const client = echoClient(bench, "lan", FAR_HOST, 7000);
 	try {
 		const port = Number((await client.waitFor(/^connected (\d+)$/m, 10000))[1]);
 		client.write("before\n");

@@ -5,6 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startBench, FAR_HOST } from "../lib/bench.mjs";
+import { echoClient, echoServer } from "../lib/tcp-peers.mjs";
 
 let bench;
 before(async () => {
@@ -23,31 +24,6 @@ function counters(out) {
 	return { inUse: Number(head[1]), capacity: Number(head[2]), created: Number(counts[1]), evicted: Number(counts[3]), tableFull: Number(full[1]) };
 }
 
-// Echoes each line back, upper-cased, on 203.0.113.10:7000.
-const ECHO_SERVER = `
-import socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("${FAR_HOST}", 7000))
-s.listen(4)
-while True:
-    c, _ = s.accept()
-    f = c.makefile("rwb", buffering=0)
-    for line in f:
-        f.write(line.upper())
-`;
-
-// One connection; each stdin line is sent and its echo printed.
-const CLIENT = `
-import socket, sys
-c = socket.create_connection(("${FAR_HOST}", 7000), timeout=10)
-print("connected", c.getsockname()[1], flush=True)
-f = c.makefile("rwb", buffering=0)
-for line in sys.stdin:
-    f.write(line.encode())
-    print("echo", f.readline().decode().strip(), flush=True)
-`;
-
 // One datagram from each of `count` source ports, paced so the TAP queue keeps up.
 const FLOOD = `
 import socket, sys, time
@@ -63,8 +39,8 @@ print("sent", count, flush=True)
 `;
 
 test("a flood of new flows evicts unreplied ones and leaves an established TCP connection working", async () => {
-	const server = await bench.serve("far", ["python3", "-c", ECHO_SERVER], { address: FAR_HOST, port: 7000 });
-	const client = bench.track("lan", ["python3", "-u", "-c", CLIENT]);
+	const server = await echoServer(bench, "far", FAR_HOST, 7000);
+	const client = echoClient(bench, "lan", FAR_HOST, 7000);
 	try {
 		await client.waitFor(/^connected \d+$/m, 10000);
 		client.child.stdin.write("before\n");

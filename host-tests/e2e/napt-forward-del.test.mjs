@@ -7,6 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startBench, LAN_HOST, FAR_HOST } from "../lib/bench.mjs";
+import { echoClient, echoServer } from "../lib/tcp-peers.mjs";
 import * as Peers from "../lib/tcp-peers.mjs";
 
 let bench, wan;
@@ -24,37 +25,10 @@ async function router(line) {
 	return out;
 }
 
-// Echoes each line back, upper-cased.
-const ECHO_SERVER = `
-import socket, sys, threading
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("${LAN_HOST}", 9000))
-s.listen(4)
-def serve(c):
-    f = c.makefile("rwb", buffering=0)
-    for line in f:
-        f.write(line.upper())
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-`;
-
-// One connection from far; each stdin line is sent and its echo printed.
-const CLIENT = `
-import socket, sys
-c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30, source_address=("${FAR_HOST}", 0))
-print("connected", c.getsockname()[1], flush=True)
-f = c.makefile("rwb", buffering=0)
-for line in sys.stdin:
-    f.write(line.encode())
-    print("echo", f.readline().decode().strip(), flush=True)
-`;
-
 test("forward del keeps an established connection through it and refuses new ones", async () => {
-	await bench.serve("lan", ["python3", "-c", ECHO_SERVER], { address: LAN_HOST, port: 9000 });
+	await echoServer(bench, "lan", LAN_HOST, 9000);
 	await router("forward add tcp 9090 192.168.4.2:9000 xfer");
-	const client = bench.track("far", ["python3", "-u", "-c", CLIENT, wan, "9090"]);
+	const client = echoClient(bench, "far", wan, 9090, FAR_HOST);
 	try {
 		await client.waitFor(/^connected \d+$/m, 10000);
 		client.write("before\n");

@@ -44,3 +44,40 @@ export async function tcpConnect(bench, ns, host, port, { source = "-", seconds 
 	const result = await bench.exec(ns, ["python3", "-c", TCP_CLIENT, host, String(port), source, String(seconds)], { timeout: (seconds + 5) * 1000 });
 	return { ok: result.code === 0, text: result.stdout + result.stderr };
 }
+
+// Echoes each line back, upper-cased, to every connection (a thread each).
+const ECHO_SERVER = `
+import socket, sys, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(4)
+def serve(c):
+    f = c.makefile("rwb", buffering=0)
+    for line in f:
+        f.write(line.upper())
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+`;
+
+export function echoServer(bench, ns, host, port) {
+	return bench.serve(ns, ["python3", "-c", ECHO_SERVER, host, String(port)], { address: host, port });
+}
+
+// One connection (from `source` if not "-"); prints "connected <local port>",
+// then sends each stdin line and prints "echo <answer>".
+const ECHO_CLIENT = `
+import socket, sys
+source = sys.argv[3]
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30, source_address=(source, 0) if source != "-" else None)
+print("connected", c.getsockname()[1], flush=True)
+f = c.makefile("rwb", buffering=0)
+for line in sys.stdin:
+    f.write(line.encode())
+    print("echo", f.readline().decode().strip(), flush=True)
+`;
+
+export function echoClient(bench, ns, host, port, source = "-") {
+	return bench.track(ns, ["python3", "-u", "-c", ECHO_CLIENT, host, String(port), source]);
+}
