@@ -14,7 +14,9 @@ The program is a list of steps, each an object with "op":
 Each step that awaits replies collects those with its xid for "wait"
 seconds (default 1.5, at most 5). The result, one JSON list on stdout, has
 per step the replies: type, yiaddr, ciaddr, the destination address they
-were sent to, and their options as hex. Every wait is bounded.
+were sent to, and their options as hex. Every wait is bounded. If the
+interface goes away (the router's port, in a power cut), the program ends
+there: the result has the replies had until then.
 """
 import json
 import os
@@ -91,13 +93,21 @@ LAST = {}
 def main():
     iface = sys.argv[1]
     program = json.loads(sys.argv[2])
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
-    s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
-    s.bind(("", 68))
     results = []
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
+        s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        s.bind(("", 68))
+        run(s, program, results)
+    except OSError:
+        pass   # the interface is gone: what came before stands
+    print(json.dumps(results))
+
+
+def run(s, program, results):
     for step in expand(program):
         op = step["op"]
         xid = int.from_bytes(os.urandom(4), "big")
@@ -119,8 +129,9 @@ def main():
             data = bytes.fromhex(step["hex"])
         else:
             data = packet(kinds[op], step["mac"], xid, step.get("ciaddr", "0.0.0.0"), options, flags)
-        s.sendto(data, (to, 67))
         replies = []
+        results.append(replies)
+        s.sendto(data, (to, 67))
         if op in ("discover", "request", "inform"):
             deadline = time.monotonic() + min(float(step.get("wait", 1.5)), 5.0)
             while True:
@@ -147,8 +158,6 @@ def main():
         if op == "discover" and replies and replies[0].get("type") == 2:
             LAST["offer"] = replies[0]["yiaddr"]
             LAST["server"] = socket.inet_ntoa(bytes.fromhex(replies[0]["options"].get("54", "00000000")))
-        results.append(replies)
-    print(json.dumps(results))
 
 
 main()
