@@ -19,9 +19,8 @@ import {
 	sipp, waitForMessage, hangUp, mediaPeer, showSipalg, hasSipalg, flowExternalPort,
 	parseSdp, uriHostPort, viaSentBy, lengthConsistent, requireTools, SIPP, PY,
 } from "../lib/sip.mjs";
+import { PHONE, CALLEE, startCall, endCall, stopCall, farToLan } from "../lib/sip-call.mjs";
 
-const PHONE = `${LAN_HOST}:5060`;
-const CALLEE = `${FAR_HOST}:5060`;
 
 let bench;
 let wan; // the router's WAN address
@@ -41,50 +40,6 @@ async function router(line) {
 	const out = await bench.console.command(line);
 	assert.doesNotMatch(out, /^error:/m, `${line}\n${out}`);
 	return out;
-}
-
-/*
- * A call from the phone in lan to the callee in far, up to the ACK:
- * sipp at both ends and media endpoints on the ports each SDP offers.
- * `lanPorts`/`farPorts` are the media sockets (RTP, RTCP per stream).
- */
-async function startCall({ callId, av = false, transport = "udp", lanPorts, farPorts }) {
-	const keys = (ports) => av ? { audio_port: ports[0], video_port: ports[2], video_rtcp: ports[3] } : { audio_port: ports[0] };
-	const call = { procs: [] };
-	try {
-		call.lanMedia = await mediaPeer(bench, "lan", lanPorts.map((p) => `${LAN_HOST}:${p}`));
-		call.procs.push(call.lanMedia);
-		call.farMedia = await mediaPeer(bench, "far", farPorts.map((p) => `${FAR_HOST}:${p}`));
-		call.procs.push(call.farMedia);
-		call.callee = await sipp(bench, "far", { scenario: av ? "uas-answer-av.xml" : "uas-answer.xml", local: CALLEE, transport, keys: keys(farPorts), name: `callee-${callId}` });
-		call.procs.push(call.callee);
-		call.phone = await sipp(bench, "lan", { scenario: av ? "uac-call-av.xml" : "uac-call.xml", local: PHONE, remote: CALLEE, transport, keys: keys(lanPorts), callId, name: `phone-${callId}` });
-		call.procs.push(call.phone);
-		await waitForMessage(call.callee, (m) => m.dir === "received" && m.method === "ACK", "ACK", 8000);
-		// What each end received: the INVITE at the callee, the 200 at the phone.
-		call.invite = call.callee.messages().find((m) => m.dir === "received" && m.method === "INVITE");
-		call.ok = await waitForMessage(call.phone, (m) => m.dir === "received" && m.status === 200 && m.method === "INVITE", "200 to the INVITE", 3000);
-		call.offer = parseSdp(call.invite.body);
-		call.answer = parseSdp(call.ok.body);
-	}
-	catch (e) {
-		await stopCall(call);
-		throw e;
-	}
-	return call;
-}
-
-// Hang up (the phone sends BYE); both sipp must finish the scenario.
-async function endCall(call, callId, transport = "udp") {
-	await hangUp(bench, "lan", PHONE, callId, transport);
-	const [phoneCode, calleeCode] = await Promise.all([call.phone.finish(10000), call.callee.finish(10000)]);
-	assert.equal(phoneCode, 0, call.phone.report());
-	assert.equal(calleeCode, 0, call.callee.report());
-}
-
-async function stopCall(call) {
-	for (const proc of call.procs.reverse())
-		await proc.stop();
 }
 
 // Every message one end received carries none of the phone's private address.
@@ -119,15 +74,9 @@ async function assertInviteRewritten(call, transport) {
 	assert.deepEqual(viaSentBy(call.ok.header("via")), { host: LAN_HOST, port: 5060 }, `the 200's Via at the phone:\n${call.ok.text}`);
 }
 
-// Send `count` tagged packets from far's socket i to host:port; what arrived in lan.
-async function farToLan(call, i, host, port, tag, { count = 5, want = 3, ms = 2000 } = {}) {
-	await call.farMedia.send(i, host, port, tag, count);
-	return call.lanMedia.waitGot(tag, want, ms);
-}
-
 test("UDP call lan -> far: far sees the WAN address everywhere, media flows both ways through the pinholes, BYE closes them", { timeout: 60000 }, async (t) => {
 	const callId = "e2e-1-udp-audio";
-	const call = await startCall({ callId, lanPorts: [40000, 40001], farPorts: [50000, 50001] });
+	const call = await startCall(bench, { callId, lanPorts: [40000, 40001], farPorts: [50000, 50001] });
 	try {
 		await assertInviteRewritten(call, "udp");
 		assertNoPrivate(call.callee, "far");
@@ -165,7 +114,7 @@ test("UDP call lan -> far: far sees the WAN address everywhere, media flows both
 		assert.deepEqual([pinhole.proto, pinhole.inside, pinhole.port], ["udp", LAN_HOST, 40000], pinhole.line);
 		assert.ok(during.pinhole(audio.rtcpPort), `the RTCP port ${audio.rtcpPort} has its pinhole too:\n${during.text}`);
 
-		await endCall(call, callId);
+		await endCall(bench, call, callId);
 		assertNoPrivate(call.callee, "far, BYE included");
 		const bye = call.callee.messages().find((m) => m.dir === "received" && m.method === "BYE");
 		assert.equal(viaSentBy(bye.header("via"))?.host, wan, bye.text);
@@ -191,7 +140,7 @@ test("audio and video: four ports rewritten (a=rtcp too), every pinhole passes m
 	await router("forward add udp 40010-40013 192.168.4.99 e2e-taken");
 	let call;
 	try {
-		call = await startCall({ callId, av: true, lanPorts, farPorts: [50010, 50011, 50012, 50013] });
+		call = await startCall(bench, { callId, av: true, lanPorts, farPorts: [50010, 50011, 50012, 50013] });
 		await assertInviteRewritten(call, "udp");
 		assertNoPrivate(call.callee, "far");
 		assert.deepEqual(call.offer.media.map((m) => m.media), ["audio", "video"], call.invite.body);
@@ -225,7 +174,7 @@ test("audio and video: four ports rewritten (a=rtcp too), every pinhole passes m
 		for (const port of ports)
 			assert.ok(during.pinhole(port), `a pinhole for ${port}:\n${during.text}`);
 
-		await endCall(call, callId);
+		await endCall(bench, call, callId);
 		const afterBye = await showSipalg(bench);
 		assert.equal(afterBye.dialog(callId), undefined, afterBye.text);
 		for (const port of ports)
@@ -408,14 +357,14 @@ test("junk INVITEs: a host holds its share of unanswered dialogs, and a real cal
 	t.diagnostic(`after 40 junk INVITEs:\n${full.text}`);
 	assert.equal(full.dialogs.filter((d) => d.callId.startsWith("junk-")).length, 8, `the host's share of unanswered dialogs:\n${full.text}`);
 	const callId = "e2e-6-after-junk";
-	const call = await startCall({ callId, lanPorts: [40040, 40041], farPorts: [50040, 50041] });
+	const call = await startCall(bench, { callId, lanPorts: [40040, 40041], farPorts: [50040, 50041] });
 	try {
 		const [audio] = call.offer.media;
 		assert.equal(audio.address, wan, call.invite.body);
 		const rtp = await farToLan(call, 0, audio.address, audio.port, "far-rtp-6");
 		assert.ok(rtp.length >= 3, `RTP from far to ${audio.address}:${audio.port}: ${rtp.length} of 5 reached the phone\n${(await showSipalg(bench)).text}`);
 		assert.ok(rtp.every((p) => p.local === `${LAN_HOST}:40040`), JSON.stringify(rtp));
-		await endCall(call, callId);
+		await endCall(bench, call, callId);
 	}
 	finally {
 		await stopCall(call);
@@ -425,11 +374,11 @@ test("junk INVITEs: a host holds its share of unanswered dialogs, and a real cal
 test("SIP over TCP: far sees the rewritten addresses and the call completes (sequence numbers moved with the length changes)", { timeout: 60000 }, async (t) => {
 	const callId = "e2e-4-tcp";
 	const before = await showSipalg(bench);
-	const call = await startCall({ callId, transport: "tcp", lanPorts: [40030, 40031], farPorts: [50030, 50031] });
+	const call = await startCall(bench, { callId, transport: "tcp", lanPorts: [40030, 40031], farPorts: [50030, 50031] });
 	try {
 		await assertInviteRewritten(call, "tcp");
 		assertNoPrivate(call.callee, "far");
-		await endCall(call, callId, "tcp");
+		await endCall(bench, call, callId, "tcp");
 		// Every message at both ends, after the first that changed length,
 		// arrived whole, in order, with a Content-Length that fits.
 		for (const run of [call.callee, call.phone]) {
@@ -463,7 +412,7 @@ test("ALG off: the same call carries 192.168.4.2 to far, and far's media goes no
 	const callId = "e2e-5-alg-off";
 	let call;
 	try {
-		call = await startCall({ callId, lanPorts: [40040, 40041], farPorts: [50040, 50041] });
+		call = await startCall(bench, { callId, lanPorts: [40040, 40041], farPorts: [50040, 50041] });
 		const contact = uriHostPort(call.invite.header("contact"));
 		assert.deepEqual(contact, { host: LAN_HOST, port: 5060 }, `Contact as far sees it: ${call.invite.text}`);
 		assert.equal(viaSentBy(call.invite.header("via"))?.host, LAN_HOST, call.invite.text);
@@ -480,7 +429,7 @@ test("ALG off: the same call carries 192.168.4.2 to far, and far's media goes no
 		const state = await showSipalg(bench);
 		assert.equal(state.enabled, false, state.text);
 		assert.equal(state.dialog(callId), undefined, `no dialog with the ALG off:\n${state.text}`);
-		await endCall(call, callId);
+		await endCall(bench, call, callId);
 	}
 	finally {
 		if (call)

@@ -26,3 +26,11 @@ export function seededRandom(seed = Number(process.env.HOSTILE_SEED ?? Date.now(
 	next.seed = seed >>> 0;
 	return next;
 }
+
+// How long each attack lasts, in seconds: HOSTILE_SECONDS, else `fallback`.
+export function secondsOf(fallback) {
+	const n = Number(process.env.HOSTILE_SECONDS ?? fallback);
+	if (!Number.isFinite(n) || n < 5 || n > 3600)
+		throw new Error(`HOSTILE_SECONDS must be from 5 to 3600, not ${process.env.HOSTILE_SECONDS}`);
+	return n;
+}
