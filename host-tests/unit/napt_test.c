@@ -1551,6 +1551,51 @@ static void test_malformed(void)
 		ip_fill_csum(b);
 		MAL(b, n, NAPT_OUTBOUND);
 	}
+	/*
+	 * A UDP length field below the header or past the IP payload (issue 15
+	 * item 10): dropped both ways, making a flow or on one's fast path, and
+	 * judged by the datagram's length when the rest lies in another buffer.
+	 */
+	{
+		static const uint16_t bad[] = { 0, 1, 7, 22, 41, 0xffff };   /* good.n 41: its UDP length is 21 */
+		CHECK(is_fwd(udp(NAPT_OUTBOUND, H2, 5001, R1, 53), WAN, 5001, R1, 53));
+		for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			struct pk out = mk_udp_opt(H2, 5001, R1, 53, 13, 0, 0);
+			struct pk fresh = mk_udp_opt(H2, 5002, R1, 53, 13, 0, 0);
+			struct pk in = mk_udp_opt(R1, 53, WAN, 5001, 13, 0, 0);
+			struct pk opt = mk_udp_opt(R1, 53, WAN, 5001, 13, 0, 8);
+			s16(out.b + 24, bad[i]);
+			s16(fresh.b + 24, bad[i]);
+			s16(in.b + 24, bad[i]);
+			s16(opt.b + 32, bad[i]);
+			MAL(out.b, out.n, NAPT_OUTBOUND);
+			MAL(fresh.b, fresh.n, NAPT_OUTBOUND);
+			MAL(in.b, in.n, NAPT_INBOUND);
+			MAL(opt.b, opt.n, NAPT_INBOUND);
+			CHECK(napt_process(in.b, 28, in.n, NAPT_INBOUND, now) == NAPT_DROP);
+			expect++;
+			pk_free(&out);
+			pk_free(&fresh);
+			pk_free(&in);
+			pk_free(&opt);
+		}
+		/* Only the header contiguous, the length right: translated. */
+		struct pk in = mk_udp_opt(R1, 53, WAN, 5001, 13, 0, 0);
+		CHECK(napt_process(in.b, 28, in.n, NAPT_INBOUND, now) == NAPT_FORWARD && dst_of(in.b) == H2);
+		pk_free(&in);
+		/* Shorter than the payload: trailing bytes, forwarded as Linux does, both ways. */
+		for (uint16_t ulen = 8; ulen <= 21; ulen++) {
+			struct pk out = mk_udp_opt(H2, 5001, R1, 53, 13, 1, 0);
+			s16(out.b + 24, ulen);
+			CHECK(is_fwd(run(out, NAPT_OUTBOUND), WAN, 5001, R1, 53));
+			in = mk_udp_opt(R1, 53, WAN, 5001, 13, 1, 0);
+			s16(in.b + 24, ulen);
+			CHECK(is_fwd(run(in, NAPT_INBOUND), R1, 53, H2, 5001));
+		}
+		CHECK(stats().dropped[NAPT_DROP_MALFORMED] == m0 + expect);
+		/* No flow was made for the malformed one that had none. */
+		CHECK(!has_flow(H2, 5002, R1, 53));
+	}
 	/* TCP: truncated header, data offset < 5. */
 	{
 		struct pk t = mk_tcp(H2, 5000, R1, 80, T_SYN, 0);

@@ -60,7 +60,7 @@ enum napt_filtering {
 
 /* Why packets were dropped: "show nat" prints these. */
 enum napt_drop {
-	NAPT_DROP_MALFORMED = 0,   /* short, bad IHL, bad lengths, bad IP header checksum */
+	NAPT_DROP_MALFORMED = 0,   /* short, bad IHL, bad lengths (IP, a UDP length < 8 or past the IP payload), bad IP header checksum */
 	NAPT_DROP_CHECKSUM,        /* ICMP with a bad checksum */
 	NAPT_DROP_UNSOLICITED,     /* inbound, matching no flow, forward, DMZ or local service */
 	NAPT_DROP_FILTERED,        /* inbound to a mapping, from a remote it has not sent to */
