@@ -1342,6 +1342,11 @@ static void test_unanswered_bound(void)
 	CHECK(mapping_flows(H2, 7100, &replied, &low) == 16 + 3 && replied == 2 && low == 20000);
 	CHECK(has_flow(H2, 7100, A(203, 0, 113, 50), 30084) && !has_flow(H2, 7100, A(203, 0, 113, 50), 30083));
 	CHECK(has_flow(H2, 7100, A(203, 0, 113, 100), 20000) && has_flow(H2, 7100, R1, 5555));
+	/* Taken-over flows sit on their new keys only: each of the newest 16 senders is found, no flow made. */
+	s0 = stats();
+	for (uint16_t p = 30084; p < 30100; p++)
+		CHECK(is_fwd(udp(NAPT_INBOUND, A(203, 0, 113, 50), p, WAN, 7100), A(203, 0, 113, 50), p, H2, 7100));
+	CHECK(stats().created == s0.created && stats().unanswered_reused == s0.unanswered_reused);
 
 	/* A mapping the inside made, endpoint-independent filtering: the same bound. */
 	CHECK(napt_set_filtering(NAPT_FILTER_ENDPOINT) == 0);
@@ -1354,6 +1359,7 @@ static void test_unanswered_bound(void)
 	s1 = stats();
 	CHECK(s1.created - s0.created == 16 && s1.unanswered_reused - s0.unanswered_reused == 984);
 	CHECK(mapping_flows(H3, 7300, &replied, &low) == 17);
+	CHECK(stats().in_use[1] == live_flows());
 	CHECK(is_fwd(udp(NAPT_OUTBOUND, H3, 7300, R2, 53), WAN, 7300, R2, 53));
 	/* Unanswered flows past their timeout do not count. */
 	now += 300;
@@ -1362,6 +1368,8 @@ static void test_unanswered_bound(void)
 	CHECK(is_fwd(udp(NAPT_INBOUND, R3, 2, WAN, 7100), R3, 2, H2, 7100));
 	CHECK(stats().created == s0.created + 1 && stats().unanswered_reused == s0.unanswered_reused);
 	CHECK(napt_set_filtering(NAPT_FILTER_ADDRESS) == 0);
+	napt_flush();
+	CHECK(stats().in_use[1] == 0 && live_flows() == 0);
 }
 
 /* Another host's new TCP connections (of `n`) that get a flow. */
