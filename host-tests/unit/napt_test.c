@@ -1266,6 +1266,112 @@ static void test_flow_share(void)
 	default_share = 0;
 }
 
+/* Live flows of (in_addr, ext_port): `replied` counts the answered ones, `rem_port_min` the lowest remote port of the rest. */
+static uint32_t mapping_flows(uint32_t in_addr, uint16_t ext_port, uint32_t *replied, uint16_t *rem_port_min)
+{
+	struct napt_flow_info info;
+	uint32_t cursor = 0, n = 0;
+	*replied = 0;
+	*rem_port_min = 0xffff;
+	while (napt_flow_next(&cursor, now, &info)) {
+		if (info.in_addr != in_addr || info.ext_port != ext_port)
+			continue;
+		n++;
+		if (info.replied)
+			(*replied)++;
+		else if (info.rem_port < *rem_port_min)
+			*rem_port_min = info.rem_port;
+	}
+	return n;
+}
+
+static int has_flow(uint32_t in_addr, uint16_t ext_port, uint32_t rem_addr, uint16_t rem_port)
+{
+	struct napt_flow_info info;
+	uint32_t cursor = 0;
+	while (napt_flow_next(&cursor, now, &info))
+		if (info.in_addr == in_addr && info.ext_port == ext_port && info.rem_addr == rem_addr && info.rem_port == rem_port)
+			return 1;
+	return 0;
+}
+
+/*
+ * Unsolicited UDP sprayed at a mapping (issue 15 item 10): 1000 datagrams
+ * from 100 spoofed addresses and 1000 ports at a forward, and at a mapping
+ * the inside made (EIF). Before: 1000 flows made each, up to the host's
+ * share, evicting its own. Now: all delivered, 16 flows made, the oldest
+ * unanswered reused for each newer sender; answered flows untouched.
+ */
+static void test_unanswered_bound(void)
+{
+	uint32_t replied;
+	uint16_t low;
+	setup(1024, 16);
+	CHECK(stats().unanswered_per_mapping == NAPT_UNANSWERED_PER_MAPPING && NAPT_UNANSWERED_PER_MAPPING == 16);
+	struct napt_forward f = fwd(T_UDP, 7100, 7100, H2, 7100);
+	CHECK(napt_forward_add(&f) == NAPT_FORWARD_OK);
+	/* A client the server answers, and an unanswered flow of the host's own. */
+	CHECK(is_fwd(udp(NAPT_INBOUND, R1, 5555, WAN, 7100), R1, 5555, H2, 7100));
+	CHECK(is_fwd(udp(NAPT_OUTBOUND, H2, 7100, R1, 5555), WAN, 7100, R1, 5555));
+	CHECK(is_fwd(udp(NAPT_OUTBOUND, H2, 7400, R2, 9), WAN, 7400, R2, 9));
+	struct napt_stats s0 = stats();
+	for (uint32_t i = 0; i < 1000; i++) {
+		if (i % 10 == 0)
+			now++;
+		CHECK(is_fwd(udp(NAPT_INBOUND, A(203, 0, 113, 100 + i % 100), (uint16_t)(20000 + i), WAN, 7100),
+		             A(203, 0, 113, 100 + i % 100), (uint16_t)(20000 + i), H2, 7100));
+	}
+	struct napt_stats s1 = stats();
+	CHECK(s1.created - s0.created == 16);
+	CHECK(s1.unanswered_reused - s0.unanswered_reused == 984);
+	CHECK(s1.evicted == s0.evicted && s1.dropped[NAPT_DROP_HOST_SHARE] == s0.dropped[NAPT_DROP_HOST_SHARE]);
+	/* The newest senders hold the unanswered flows (to the clock's second); the answered one and the host's own stay. */
+	CHECK(mapping_flows(H2, 7100, &replied, &low) == 17 && replied == 1 && low >= 20980);
+	CHECK(mapping_flows(H2, 7400, &replied, &low) == 1);
+	CHECK(is_fwd(udp(NAPT_INBOUND, R1, 5555, WAN, 7100), R1, 5555, H2, 7100));
+	/* An answer to a sender whose flow was taken over still leaves by the forward's port. */
+	CHECK(is_fwd(udp(NAPT_OUTBOUND, H2, 7100, A(203, 0, 113, 100), 20000), WAN, 7100, A(203, 0, 113, 100), 20000));
+	/* Answered, a sender's flow is no longer the spray's to take: 16 unanswered plus 2 answered. */
+	CHECK(is_fwd(udp(NAPT_INBOUND, A(203, 0, 113, 199), 20999, WAN, 7100), A(203, 0, 113, 199), 20999, H2, 7100));
+	CHECK(is_fwd(udp(NAPT_OUTBOUND, H2, 7100, A(203, 0, 113, 199), 20999), WAN, 7100, A(203, 0, 113, 199), 20999));
+	for (uint32_t i = 0; i < 100; i++) {
+		now++;
+		CHECK(udp(NAPT_INBOUND, A(203, 0, 113, 50), (uint16_t)(30000 + i), WAN, 7100).v == NAPT_FORWARD);
+	}
+	/* 16 unanswered (the newest, oldest first out), 2 answered, the one the host sent to 20000. */
+	CHECK(mapping_flows(H2, 7100, &replied, &low) == 16 + 3 && replied == 2 && low == 20000);
+	CHECK(has_flow(H2, 7100, A(203, 0, 113, 50), 30084) && !has_flow(H2, 7100, A(203, 0, 113, 50), 30083));
+	CHECK(has_flow(H2, 7100, A(203, 0, 113, 100), 20000) && has_flow(H2, 7100, R1, 5555));
+	/* Taken-over flows sit on their new keys only: each of the newest 16 senders is found, no flow made. */
+	s0 = stats();
+	for (uint16_t p = 30084; p < 30100; p++)
+		CHECK(is_fwd(udp(NAPT_INBOUND, A(203, 0, 113, 50), p, WAN, 7100), A(203, 0, 113, 50), p, H2, 7100));
+	CHECK(stats().created == s0.created && stats().unanswered_reused == s0.unanswered_reused);
+
+	/* A mapping the inside made, endpoint-independent filtering: the same bound. */
+	CHECK(napt_set_filtering(NAPT_FILTER_ENDPOINT) == 0);
+	CHECK(is_fwd(udp(NAPT_OUTBOUND, H3, 7300, R2, 53), WAN, 7300, R2, 53));
+	s0 = stats();
+	now++;
+	for (uint32_t i = 0; i < 1000; i++)
+		CHECK(is_fwd(udp(NAPT_INBOUND, A(203, 0, 113, 100 + i % 100), (uint16_t)(20000 + i), WAN, 7300),
+		             A(203, 0, 113, 100 + i % 100), (uint16_t)(20000 + i), H3, 7300));
+	s1 = stats();
+	CHECK(s1.created - s0.created == 16 && s1.unanswered_reused - s0.unanswered_reused == 984);
+	CHECK(mapping_flows(H3, 7300, &replied, &low) == 17);
+	CHECK(stats().in_use[1] == live_flows());
+	CHECK(is_fwd(udp(NAPT_OUTBOUND, H3, 7300, R2, 53), WAN, 7300, R2, 53));
+	/* Unanswered flows past their timeout do not count. */
+	now += 300;
+	s0 = stats();
+	CHECK(udp(NAPT_INBOUND, R3, 1, WAN, 7300).v == NAPT_DROP);   /* the mapping itself expired */
+	CHECK(is_fwd(udp(NAPT_INBOUND, R3, 2, WAN, 7100), R3, 2, H2, 7100));
+	CHECK(stats().created == s0.created + 1 && stats().unanswered_reused == s0.unanswered_reused);
+	CHECK(napt_set_filtering(NAPT_FILTER_ADDRESS) == 0);
+	napt_flush();
+	CHECK(stats().in_use[1] == 0 && live_flows() == 0);
+}
+
 /* Another host's new TCP connections (of `n`) that get a flow. */
 static int others_open(int n)
 {
@@ -1452,6 +1558,51 @@ static void test_malformed(void)
 		s16(b + 2, (uint16_t)n);
 		ip_fill_csum(b);
 		MAL(b, n, NAPT_OUTBOUND);
+	}
+	/*
+	 * A UDP length field below the header or past the IP payload (issue 15
+	 * item 10): dropped both ways, making a flow or on one's fast path, and
+	 * judged by the datagram's length when the rest lies in another buffer.
+	 */
+	{
+		static const uint16_t bad[] = { 0, 1, 7, 22, 41, 0xffff };   /* good.n 41: its UDP length is 21 */
+		CHECK(is_fwd(udp(NAPT_OUTBOUND, H2, 5001, R1, 53), WAN, 5001, R1, 53));
+		for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			struct pk out = mk_udp_opt(H2, 5001, R1, 53, 13, 0, 0);
+			struct pk fresh = mk_udp_opt(H2, 5002, R1, 53, 13, 0, 0);
+			struct pk in = mk_udp_opt(R1, 53, WAN, 5001, 13, 0, 0);
+			struct pk opt = mk_udp_opt(R1, 53, WAN, 5001, 13, 0, 8);
+			s16(out.b + 24, bad[i]);
+			s16(fresh.b + 24, bad[i]);
+			s16(in.b + 24, bad[i]);
+			s16(opt.b + 32, bad[i]);
+			MAL(out.b, out.n, NAPT_OUTBOUND);
+			MAL(fresh.b, fresh.n, NAPT_OUTBOUND);
+			MAL(in.b, in.n, NAPT_INBOUND);
+			MAL(opt.b, opt.n, NAPT_INBOUND);
+			CHECK(napt_process(in.b, 28, in.n, NAPT_INBOUND, now) == NAPT_DROP);
+			expect++;
+			pk_free(&out);
+			pk_free(&fresh);
+			pk_free(&in);
+			pk_free(&opt);
+		}
+		/* Only the header contiguous, the length right: translated. */
+		struct pk in = mk_udp_opt(R1, 53, WAN, 5001, 13, 0, 0);
+		CHECK(napt_process(in.b, 28, in.n, NAPT_INBOUND, now) == NAPT_FORWARD && dst_of(in.b) == H2);
+		pk_free(&in);
+		/* Shorter than the payload: trailing bytes, forwarded as Linux does, both ways. */
+		for (uint16_t ulen = 8; ulen <= 21; ulen++) {
+			struct pk out = mk_udp_opt(H2, 5001, R1, 53, 13, 1, 0);
+			s16(out.b + 24, ulen);
+			CHECK(is_fwd(run(out, NAPT_OUTBOUND), WAN, 5001, R1, 53));
+			in = mk_udp_opt(R1, 53, WAN, 5001, 13, 1, 0);
+			s16(in.b + 24, ulen);
+			CHECK(is_fwd(run(in, NAPT_INBOUND), R1, 53, H2, 5001));
+		}
+		CHECK(stats().dropped[NAPT_DROP_MALFORMED] == m0 + expect);
+		/* No flow was made for the malformed one that had none. */
+		CHECK(!has_flow(H2, 5002, R1, 53));
 	}
 	/* TCP: truncated header, data offset < 5. */
 	{
@@ -1736,6 +1887,7 @@ int main(void)
 	test_forwards();
 	test_forward_removed();
 	test_takeover();
+	test_unanswered_bound();
 	test_dmz();
 	test_table_full();
 	test_malformed();

@@ -309,6 +309,8 @@ void xs_napt_stats(xsMachine *the)
 	set_number(the, &xsResult, "created", (double)s.created);
 	set_number(the, &xsResult, "expired", (double)s.expired);
 	set_number(the, &xsResult, "evicted", (double)s.evicted);
+	set_number(the, &xsResult, "unansweredReused", (double)s.unanswered_reused);
+	set_number(the, &xsResult, "unansweredPerMapping", s.unanswered_per_mapping);
 	xsVar(0) = xsNewObject();
 	set_number(the, &xsVar(0), "out", (double)s.translated[NAPT_OUTBOUND]);
 	set_number(the, &xsVar(0), "in", (double)s.translated[NAPT_INBOUND]);

@@ -60,7 +60,7 @@ enum napt_filtering {
 
 /* Why packets were dropped: "show nat" prints these. */
 enum napt_drop {
-	NAPT_DROP_MALFORMED = 0,   /* short, bad IHL, bad lengths, bad IP header checksum */
+	NAPT_DROP_MALFORMED = 0,   /* short, bad IHL, bad lengths (IP, a UDP length < 8 or past the IP payload), bad IP header checksum */
 	NAPT_DROP_CHECKSUM,        /* ICMP with a bad checksum */
 	NAPT_DROP_UNSOLICITED,     /* inbound, matching no flow, forward, DMZ or local service */
 	NAPT_DROP_FILTERED,        /* inbound to a mapping, from a remote it has not sent to */
@@ -83,6 +83,14 @@ struct napt_config {
 	uint32_t host_share;                 /* most flows one LAN host opens, and most forwards and the DMZ make
 	                                        to one LAN host: 1 .. max_flows; 0 = a quarter of max_flows */
 };
+
+/*
+ * Most UDP flows one mapping (one external port: a forward's, the DMZ's or
+ * an inside endpoint's) holds that inbound packets made and its LAN host has
+ * not answered. A new sender past it takes over the oldest such flow, so a
+ * spray of spoofed senders churns these 16 and nothing else.
+ */
+#define NAPT_UNANSWERED_PER_MAPPING 16u
 
 /* The defaults: 1024 flows, 64 forwards, UDP 300 s, TCP 7440/240 s, ICMP 60 s, ADF. */
 void napt_default_config(struct napt_config *config);
@@ -235,6 +243,7 @@ struct napt_stats {
 	uint64_t created;
 	uint64_t expired;
 	uint64_t evicted;
+	uint64_t unanswered_reused;          /* unanswered inbound UDP flows taken over by a newer sender (NAPT_UNANSWERED_PER_MAPPING) */
 	uint64_t translated[2];              /* by direction: outbound, inbound */
 	uint64_t hairpinned;
 	uint64_t icmp_errors;                /* ICMP errors translated */
@@ -242,6 +251,7 @@ struct napt_stats {
 	uint64_t dropped[NAPT_DROP_COUNT];
 	uint32_t bytes_per_flow;             /* table and index memory over capacity */
 	uint32_t host_share;                 /* the share in force (napt_config's, 0 resolved) */
+	uint32_t unanswered_per_mapping;     /* NAPT_UNANSWERED_PER_MAPPING */
 };
 void napt_get_stats(struct napt_stats *stats);
 

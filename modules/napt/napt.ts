@@ -53,6 +53,9 @@ export interface Stats {
 	created: number;
 	expired: number;
 	evicted: number;
+	/* unanswered inbound UDP flows taken over by a newer sender, at most unansweredPerMapping per mapping */
+	unansweredReused: number;
+	unansweredPerMapping: number;
 	translated: { out: number; in: number };
 	hairpinned: number;
 	icmpErrors: number;

@@ -100,6 +100,7 @@ int napt_init(const struct napt_config *c, void *memory)
 	memset(napt_t.share_own, 0, 2u * SHARE_SLOTS * sizeof(uint16_t));
 	napt_t.host_share = c->host_share ? c->host_share : (c->max_flows + 3u) / 4u;
 	napt_t.stats.host_share = napt_t.host_share;
+	napt_t.stats.unanswered_per_mapping = NAPT_UNANSWERED_PER_MAPPING;
 	memset(napt_t.out_heads, 0xff, 4u * buckets * sizeof(uint16_t));
 	for (uint32_t i = 0; i < napt_t.capacity; i++) {
 		memset(&napt_t.flows[i], 0, sizeof(struct napt_flow));
@@ -479,12 +480,79 @@ static uint16_t forward_port_for(uint8_t proto, uint32_t in_addr, uint16_t in_po
 	return 0;
 }
 
+/*
+ * The oldest of the UDP flows of one mapping (proto, ext_port) to one inside
+ * endpoint that inbound packets made and the inside has not answered, once
+ * there are NAPT_UNANSWERED_PER_MAPPING of them; else NULL. Forwarded ones
+ * and the mapping's own are told apart, so a flow taken over stays on the
+ * same share. The walk is the ext chain a new inbound flow's filtering has
+ * just walked: only when a flow would be made, never per packet of a flow.
+ */
+static struct napt_flow *unanswered_oldest(uint8_t proto, uint32_t in_addr, uint16_t in_port, uint16_t ext_port,
+                                           uint8_t forwarded, uint32_t now)
+{
+	struct napt_flow *oldest = NULL;
+	uint32_t n = 0;
+	uint16_t i = napt_t.ext_heads[hash_ext(proto, ext_port)];
+	while (i != NAPT_NIL) {
+		struct napt_flow *f = &napt_t.flows[i];
+		uint16_t next = f->next_ext;
+		if (f->ext_port == ext_port && f->proto == proto && f->in_addr == in_addr && f->in_port == in_port
+		    && (f->state & (NAPT_F_SEEN_IN | NAPT_F_SEEN_OUT | NAPT_F_FORWARD)) == (NAPT_F_SEEN_IN | forwarded)) {
+			if (expired(f, now))
+				expire(f);
+			else {
+				n++;
+				if (!oldest || now - f->last > now - oldest->last)
+					oldest = f;
+			}
+		}
+		i = next;
+	}
+	return n >= NAPT_UNANSWERED_PER_MAPPING ? oldest : NULL;
+}
+
+/* Give a flow a new remote: the same mapping, inside endpoint and share; only the out and in keys change. */
+static struct napt_flow *flow_rekey(struct napt_flow *f, uint32_t rem_addr, uint16_t rem_port, uint8_t flags, uint32_t now)
+{
+	uint16_t index = (uint16_t)(f - napt_t.flows);
+	uint16_t *h;
+	unlink_chain(&napt_t.out_heads[napt_hash_out(f->proto, f->in_addr, f->in_port, f->rem_addr, f->rem_port)], index, offsetof(struct napt_flow, next_out));
+	unlink_chain(&napt_t.in_heads[napt_hash_in(f->proto, f->ext_port, f->rem_addr, f->rem_port)], index, offsetof(struct napt_flow, next_in));
+	f->rem_addr = rem_addr;
+	f->rem_port = rem_port;
+	f->state = flags;
+	f->last = now;
+	f->ack = 0;
+	h = &napt_t.out_heads[napt_hash_out(f->proto, f->in_addr, f->in_port, rem_addr, rem_port)];
+	f->next_out = *h;
+	*h = index;
+	h = &napt_t.in_heads[napt_hash_in(f->proto, f->ext_port, rem_addr, rem_port)];
+	f->next_in = *h;
+	*h = index;
+	napt_t.stats.unanswered_reused++;
+	return f;
+}
+
 struct napt_flow *napt_flow_create(uint8_t proto, uint32_t in_addr, uint16_t in_port,
                                    uint32_t rem_addr, uint16_t rem_port, uint16_t ext_port,
                                    uint8_t flags, uint32_t now)
 {
 	struct napt_flow *f;
 	uint16_t index;
+	/*
+	 * Each new sender to a UDP mapping makes a flow: bounded per mapping,
+	 * or one spoofing sender takes the host's share (and other hosts' room)
+	 * a datagram at a time. The LAN host's answer is what makes a flow worth
+	 * keeping; one it never answered is as good to the next sender. Taking
+	 * it over loses nothing: a later answer to its old sender goes out
+	 * through the same external port (EIM) and makes its flow again.
+	 */
+	if (proto == NAPT_PROTO_UDP && ext_port && (flags & (NAPT_F_SEEN_IN | NAPT_F_SEEN_OUT)) == NAPT_F_SEEN_IN) {
+		f = unanswered_oldest(proto, in_addr, in_port, ext_port, (uint8_t)(flags & NAPT_F_FORWARD), now);
+		if (f)
+			return flow_rekey(f, rem_addr, rem_port, flags, now);
+	}
 	if (!ext_port && proto != NAPT_PROTO_ICMP)
 		ext_port = forward_port_for(proto, in_addr, in_port);
 	if (!ext_port) {

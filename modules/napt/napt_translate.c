@@ -636,10 +636,23 @@ enum napt_verdict napt_process(uint8_t *ip, uint16_t len, uint16_t tot_len, enum
 		if (l4len < 20 || (k.l4[12] >> 4) < 5)
 			return drop(NAPT_DROP_MALFORMED);
 		break;
-	case NAPT_PROTO_UDP:
+	case NAPT_PROTO_UDP: {
+		/*
+		 * The UDP length must cover its header and stay within the IP
+		 * payload (RFC 768), checked against the datagram, not the bytes
+		 * contiguous here. Beyond it, the receiver would read past the
+		 * datagram; below 8, it has no header. A length short of the payload
+		 * leaves trailing bytes, which Linux forwards and delivers without
+		 * them: forwarded here too.
+		 */
+		uint16_t ulen;
 		if (l4len < 8)
 			return drop(NAPT_DROP_MALFORMED);
+		ulen = rd16(k.l4 + 4);
+		if (ulen < 8 || ulen > k.dlen - k.ihl)
+			return drop(NAPT_DROP_MALFORMED);
 		break;
+	}
 	case NAPT_PROTO_ICMP:
 		if (l4len < 8)
 			return drop(NAPT_DROP_MALFORMED);
