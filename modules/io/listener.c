@@ -30,12 +30,13 @@
 
 /*
  * Connections accepted and not yet taken, and lwIP's listen backlog (which
- * counts these and those still in their handshake). 16: a burst of 16
- * clients on top of a server's own 8 open ones waits here instead of on SYN
- * retransmission (a second); the pcbs for it are in MEMP_NUM_TCP_PCB (sim)
- * and CONFIG_LWIP_MAX_ACTIVE_TCP (ESP32).
+ * counts these and those still in their handshake). 24: a burst of clients
+ * on top of a server's own 8 open ones waits here instead of on SYN
+ * retransmission (a second), even beside one host's 12 waiting (the UPnP
+ * server's most); the pcbs for it are in MEMP_NUM_TCP_PCB (sim) and
+ * CONFIG_LWIP_MAX_ACTIVE_TCP (ESP32).
  */
-#define LISTENER_BACKLOG 16
+#define LISTENER_BACKLOG 24
 
 struct listener {
 	struct io_notify notify;    /* notify(count) */

@@ -51,7 +51,7 @@ export default class Listener {
 		checkFormat("listener", value, "socket/tcp");
 	}
 
-	/* The oldest waiting connection, or the at-th oldest (0 to 15). */
+	/* The oldest waiting connection, or the at-th oldest (0 to 23). */
 	read(at = 0): TCP | undefined {
 		const handle = accept(this.#handle, at);
 		return handle ? new TCP({ from: handle as TCP }) : undefined;

@@ -25,12 +25,12 @@ const HEAD_TIME = 5000;
 const DEADLINE = 10000;
 /*
  * Connections over the cap, or from a host at its share of it, wait in the
- * listener's queue (16 places, listener.c: no XS heap) and are taken oldest
+ * listener's queue (24 places, listener.c: no XS heap) and are taken oldest
  * first as slots free. One host's waiting ones take at most HOST_WAITING of
  * the places, so a host opening connections as fast as it can still leaves
- * room for the others; past that its new ones are reset at once.
+ * room for a burst from the others; past that its new ones are reset at once.
  */
-const QUEUE = 16;
+const QUEUE = 24;
 const HOST_WAITING = 12;
 /*
  * After answering before the whole request was read (413, 431, 400...),
