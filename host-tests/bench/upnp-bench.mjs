@@ -6,7 +6,15 @@
 //   - XS heap in use with UPnP off, on and idle, and with 64 mappings;
 //   - the peak of live heap sampled while 8 clients send SOAP at once;
 //   - SOAP requests per second, one client and 8 at once (wall time);
-//   - heap before and after 1000 AddPortMapping/DeletePortMapping cycles.
+//   - heap before and after 1000 AddPortMapping/DeletePortMapping cycles;
+//   - SOAP latency (connect to the whole answer) p50/p99/max with 1, 8 and
+//     16 clients released at once, each sending LATENCY_EACH requests, and
+//     how many were not answered 200;
+//   - the same 8 clients x 9 requests while another LAN host holds 16
+//     connections sending a byte a second (tcp-hold.py): how many answered.
+// UPNP_BENCH_ONLY=latency measures only the latency and writes it as JSON
+// to UPNP_BENCH_JSON (to measure an older build: ROUTER_SIM=...);
+// UPNP_BENCH_BEFORE=<that JSON> puts those figures beside this build's.
 // Writes Markdown to docs/bench/upnp.md (and prints it). Never fails on a
 // missed target; fails if the bench itself does (a request refused).
 import assert from "node:assert/strict";
@@ -16,7 +24,7 @@ import os from "node:os";
 import path from "node:path";
 import { startBench, sleep, TOP, SIM, LAN_HOST, ROUTER_LAN } from "../lib/bench.mjs";
 import {
-	PY, HTTP_TOOL, UPNP_PORT, router, upnpState, heapInUse, httpSend, soapRequest, soapResult, mappingArgs,
+	PY, HTTP_TOOL, UPNP_PORT, OTHER_HOST, addOtherHost, router, upnpState, heapInUse, httpSend, httpClients, soapRequest, soapResult, mappingArgs,
 } from "../lib/upnp.mjs";
 
 const OUT = path.join(TOP, "docs/bench/upnp.md");
@@ -24,6 +32,8 @@ const SECONDS = Number(process.env.UPNP_BENCH_SECONDS ?? 5);
 const CYCLES = Number(process.env.UPNP_BENCH_CYCLES ?? 1000);
 const MAPPINGS = 64;
 const TARGET_HEAP = 64 * 1024;
+const LATENCY_CLIENTS = [1, 8, 16];
+const LATENCY_EACH = Number(process.env.UPNP_BENCH_LATENCY_EACH ?? 20);
 
 const log = (...args) => console.error("bench:", ...args);
 const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`;
@@ -76,10 +86,69 @@ async function peakDuring(bench, request, clients, seconds = 4) {
 	return { peak: Math.max(...samples), samples: samples.length, result };
 }
 
-function gitRevision() {
+// The p-th percentile (nearest rank) of sorted values.
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+
+// For 1, 8 and 16 clients at once, each sending `request` LATENCY_EACH
+// times: p50, p99 and max in ms over every request (failed ones at the time
+// they failed), and what did not come back 200.
+async function latency(bench, request) {
+	const out = {};
+	for (const clients of LATENCY_CLIENTS) {
+		const results = await httpClients(bench, request, clients, LATENCY_EACH);
+		const ms = results.map((x) => x.ms).sort((a, b) => a - b);
+		const failed = results.filter((x) => x.status !== 200);
+		out[clients] = {
+			requests: results.length, p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms[ms.length - 1],
+			failed: failed.length, example: failed[0]?.error ?? (failed[0] ? `status ${failed[0].status}` : undefined),
+		};
+		log(`UPnP: latency with ${clients} clients: ${JSON.stringify(out[clients])}`);
+		await sleep(500);
+	}
+	return out;
+}
+
+// 8 clients x 9 GetExternalIPAddress from lan's host while OTHER_HOST holds
+// 16 connections a byte a second: { answered, requests, p50, p99 }.
+async function besideSlowHost(bench, request) {
+	await addOtherHost(bench);
+	const slow = bench.track("lan", [PY, "-u", path.join(TOP, "host-tests/lib/tcp-hold.py"), ROUTER_LAN, String(UPNP_PORT), OTHER_HOST, "16", "15", "GET /rootDesc.xml HTTP/1.1"]);
 	try {
-		const rev = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: TOP, encoding: "utf8" }).trim();
-		const dirty = execFileSync("git", ["status", "--porcelain", "--", "src/upnp", "host-tests/bench"], { cwd: TOP, encoding: "utf8" }).trim();
+		await slow.waitFor(/^held \d+$/m, 40000);
+		await sleep(500);
+		const results = await httpClients(bench, request, 8, 9);
+		const ms = results.map((x) => x.ms).sort((a, b) => a - b);
+		const out = { requests: results.length, answered: results.filter((x) => x.status === 200).length, p50: percentile(ms, 50), p99: percentile(ms, 99) };
+		log(`UPnP: beside a slow host: ${JSON.stringify(out)}`);
+		return out;
+	}
+	finally {
+		await slow.stop();
+	}
+}
+
+async function latencyOnly() {
+	const bench = await startBench();
+	try {
+		await bench.wanAddress(30000);
+		await sleep(3000);
+		const getIp = soapRequest("GetExternalIPAddress");
+		const result = { commit: gitRevision(path.resolve(path.dirname(SIM), "../..")), latency: await latency(bench, getIp), slowHost: await besideSlowHost(bench, getIp) };
+		const file = process.env.UPNP_BENCH_JSON;
+		if (file)
+			fs.writeFileSync(file, `${JSON.stringify(result, null, 1)}\n`);
+		process.stdout.write(`${JSON.stringify(result, null, 1)}\n`);
+	}
+	finally {
+		await bench.stop();
+	}
+}
+
+// The commit of the tree at `top` (by default this one; the simulator's own for UPNP_BENCH_ONLY).
+function gitRevision(top = TOP) {
+	try {
+		const rev = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: top, encoding: "utf8" }).trim();
+		const dirty = execFileSync("git", ["status", "--porcelain", "--", "src/upnp", "modules/io", "host-tests/bench"], { cwd: top, encoding: "utf8" }).trim();
 		return dirty ? `${rev} + uncommitted changes` : rev;
 	}
 	catch {
@@ -100,6 +169,19 @@ function simWidth() {
 	}
 	return header[4] === 1 ? "32-bit" : header[4] === 2 ? "64-bit" : "unknown width";
 }
+
+function latencyTable(after, before) {
+	const cell = (x) => `${x.p50.toFixed(1)} / ${x.p99.toFixed(1)} / ${x.max.toFixed(1)} ms, ${x.failed} of ${x.requests} not 200`;
+	const rows = LATENCY_CLIENTS.map((n) => `| ${n} | ${before ? `${cell(before.latency[n])} | ` : ""}${cell(after[n])} |`);
+	return [
+		"",
+		before ? `| clients | before (commit ${before.commit}): p50 / p99 / max | this build: p50 / p99 / max |` : "| clients | p50 / p99 / max |",
+		before ? "|---:|---|---|" : "|---:|---|",
+		...rows,
+	];
+}
+
+const before = process.env.UPNP_BENCH_BEFORE ? JSON.parse(fs.readFileSync(process.env.UPNP_BENCH_BEFORE, "utf8")) : undefined;
 
 async function main() {
 	log(`UPnP: starting ${path.relative(TOP, SIM)} on the test bench`);
@@ -141,6 +223,11 @@ async function main() {
 		r.parList = await load(bench, list, 8);
 		for (const x of [r.seqIp, r.parIp, r.seqList, r.parList])
 			assert.equal(x.failed, 0, `a request failed under load: ${JSON.stringify(x)}`);
+
+		log("UPnP: latency");
+		r.latency = await latency(bench, getIp);
+		r.slowHost = await besideSlowHost(bench, getIp);
+		await sleep(6000);   // the slow host's connections past their deadlines
 
 		log("UPnP: heap during 8 concurrent clients");
 		r.peakIp = await peakDuring(bench, getIp, 8);
@@ -215,6 +302,21 @@ async function main() {
 		`| GetListOfPortMappings, ${MAPPINGS / 2} TCP entries (${r.listBytes} bytes answered) | ${rate(r.seqList)} | ${rate(r.parList)} |`,
 		`| AddPortMapping + DeletePortMapping, one client, ${CYCLES} cycles | ${((2 * CYCLES) / r.cycleSeconds).toFixed(0)} (${2 * CYCLES} in ${r.cycleSeconds.toFixed(1)} s) | – |`,
 		"",
+		"## SOAP latency under concurrent clients (simulator, wall time)",
+		"",
+		`Clients (Python's http.client in \`lan\`) released at once, each sending GetExternalIPAddress ${LATENCY_EACH} times,`,
+		"one connection per request; the time from connect to the whole answer, over every request. A",
+		"request not answered 200 (refused, reset, closed unanswered) counts at the time it failed.",
+		...latencyTable(r.latency, before),
+		"",
+		"While another LAN host holds 16 connections sending its request a byte a second",
+		"(`host-tests/lib/tcp-hold.py`), 8 clients each sending GetExternalIPAddress 9 times:",
+		"",
+		before ? `| | before (commit ${before.commit}) | this build |` : "| | this build |",
+		before ? "|---|---|---|" : "|---|---|",
+		`| answered 200 | ${before ? `${before.slowHost.answered} of ${before.slowHost.requests} | ` : ""}${r.slowHost.answered} of ${r.slowHost.requests} |`,
+		`| p50 / p99 | ${before ? `${before.slowHost.p50.toFixed(1)} / ${before.slowHost.p99.toFixed(1)} ms | ` : ""}${r.slowHost.p50.toFixed(1)} / ${r.slowHost.p99.toFixed(1)} ms |`,
+		"",
 		`## Heap across ${CYCLES} add/delete cycles`,
 		"",
 		"| | XS heap in use |",
@@ -246,7 +348,7 @@ async function main() {
 	log(`written to ${path.relative(TOP, OUT)}`);
 }
 
-main().catch((e) => {
+(process.env.UPNP_BENCH_ONLY === "latency" ? latencyOnly() : main()).catch((e) => {
 	console.error(e);
 	process.exit(1);
 });

@@ -22,8 +22,14 @@
 #       request as send does, then {"connected", "sent", "answered_early"}:
 #       answered_early counts connections the server had already answered
 #       or closed when the last request had been sent.
+#   upnp-http.py clients HOST PORT CLIENTS COUNT TIMEOUT   stdin: one JSON request
+#       {"raw": text}; CLIENTS threads, released together, each send it COUNT
+#       times with Python's http.client, one connection per request.
+#       Prints {"results": [[status or null, milliseconds from connect to the
+#       whole answer, error or null], ...]}.
 # Every socket has a timeout: nothing here waits without bound.
 import base64
+import http.client
 import json
 import select
 import socket
@@ -218,6 +224,45 @@ def parallel(host, port, timeout):
     print(json.dumps({"connected": connected, "sent": sent, "answered_early": len(early)}), flush=True)
 
 
+def clients(host, port, count, each, timeout):
+    raw = json.load(sys.stdin)["raw"].encode("utf-8")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    method, path, _ = lines[0].split(" ", 2)
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    results = []
+    lock = threading.Lock()
+    start = threading.Barrier(count, timeout=timeout)
+
+    def worker():
+        try:
+            start.wait()
+        except threading.BrokenBarrierError:
+            pass
+        for _ in range(each):
+            began = time.monotonic()
+            status, error = None, None
+            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                answer = conn.getresponse()
+                answer.read()
+                status = answer.status
+            except (OSError, http.client.HTTPException) as e:
+                error = f"{type(e).__name__} {e}"
+            finally:
+                conn.close()
+            with lock:
+                results.append([status, (time.monotonic() - began) * 1000, error])
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(each * (timeout + 1) + 5)
+    print(json.dumps({"results": results}), flush=True)
+
+
 def main():
     mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if mode == "send":
@@ -226,6 +271,8 @@ def main():
         flood(host, port, int(sys.argv[4]), float(sys.argv[5]))
     elif mode == "load":
         load(host, port, int(sys.argv[4]), float(sys.argv[5]))
+    elif mode == "clients":
+        clients(host, port, int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]))
     elif mode == "parallel":
         parallel(host, port, float(sys.argv[4]))
     else:

@@ -68,6 +68,8 @@ export function parseShowUpnp(text) {
 		state.subscribers.push({ service: e[1], sid: e[2], callback: e[3], expiresIn: Number(e[4]), seq: Number(e[5]) });
 	}
 	assert.equal(state.subscribers.length, Number(s[1]), `subscribers: ${s[1]} lines follow\n${text}`);
+	const k = next(/^connections: (\d+) of (\d+) open, (\d+) waiting$/, "connections");
+	state.connections = { open: Number(k[1]), limit: Number(k[2]), waiting: Number(k[3]) };
 	const c = next(new RegExp("^counters: searches (\\d+) answered (\\d+), notifies (\\d+), ignored (\\d+); "
 		+ "requests (\\d+), bad (\\d+), connection limit (\\d+), request limit (\\d+); "
 		+ "actions (\\d+), faults (\\d+), refused (\\d+), mapping limit (\\d+); "
@@ -139,6 +141,17 @@ export async function httpParallel(bench, requests, { ns = "lan", host = ROUTER_
 	assert.equal(lines.length, requests.length + 1, `upnp-http.py parallel (${result.code}): ${result.stdout}\n${result.stderr}`);
 	const summary = JSON.parse(lines.pop());
 	return { answers: lines.map((line) => JSON.parse(line)), connected: summary.connected, sent: summary.sent, answeredEarly: summary.answered_early };
+}
+
+// `clients` real HTTP clients (Python's http.client) in `ns`, released at
+// once, each sending `request` `each` times on a new connection: a list of
+// { status, ms (connect to the whole answer), error }.
+export async function httpClients(bench, request, clients, each, { ns = "lan", host = ROUTER_LAN, port = UPNP_PORT, timeout = 10 } = {}) {
+	const result = await bench.exec(ns, [PY, HTTP_TOOL, "clients", host, String(port), String(clients), String(each), String(timeout)], {
+		input: JSON.stringify({ raw: request }), timeout: (each * (timeout + 1) + 20) * 1000,
+	});
+	assert.equal(result.code, 0, `upnp-http.py clients: ${result.stdout}\n${result.stderr}`);
+	return JSON.parse(result.stdout).results.map(([status, ms, error]) => ({ status, ms, error }));
 }
 
 export async function httpOne(bench, request, options) {

@@ -1,11 +1,16 @@
 /*
  * embedded:io/socket/listener for the simulator and the ESP32, over lwIP's
  * raw TCP API.
- * Accepted connections wait in a short queue as TCP sockets (tcp.c), already
+ * Accepted connections wait in a queue as TCP sockets (tcp.c), already
  * receiving, until JavaScript reads them. They count against lwIP's listen
  * backlog until then (tcp_backlog_delayed), so once the queue is full lwIP
  * ignores new SYNs and clients retry, rather than connections piling up or
  * a burst of clients being reset before JavaScript has even heard of them.
+ * The queue is where a server's connections over its own cap wait: a waiting
+ * connection costs its pcb and this queue's place, no XS heap. Beyond
+ * ECMA-419, JavaScript may look at who waits (waiting) and take or drop any
+ * of them, not only the oldest, so a server can let one host's connections
+ * wait while another's go ahead.
  *
  * Threads: on_accept runs wherever lwIP does (ESP-IDF's tcpip thread,
  * holding the core lock); everything else runs in the XS task and takes
@@ -23,12 +28,20 @@
 
 #include <stdlib.h>
 
-#define LISTENER_BACKLOG 8
+/*
+ * Connections accepted and not yet taken, and lwIP's listen backlog (which
+ * counts these and those still in their handshake). 24: a burst of clients
+ * on top of a server's own 8 open ones waits here instead of on SYN
+ * retransmission (a second), even beside one host's 12 waiting (the UPnP
+ * server's most); the pcbs for it are in MEMP_NUM_TCP_PCB (sim) and
+ * CONFIG_LWIP_MAX_ACTIVE_TCP (ESP32).
+ */
+#define LISTENER_BACKLOG 24
 
 struct listener {
 	struct io_notify notify;    /* notify(count) */
 	struct tcp_pcb *pcb;        /* the listening pcb; NULL once closed */
-	struct tcp_socket *queue[LISTENER_BACKLOG];
+	struct tcp_socket *queue[LISTENER_BACKLOG]; /* a ring: the oldest at head */
 	uint8_t head, count;
 	uint16_t port;
 };
@@ -183,23 +196,85 @@ void xs_router_listener_open(xsMachine *the)
 	io_notify_set(&l->notify, the, xsArg(0));
 }
 
-/* xs_router_listener_read(handle) -> TCP socket handle, or undefined */
+/* Lock held. The queue's place of its at-th oldest connection. */
+static unsigned place(const struct listener *l, unsigned at)
+{
+	return (l->head + at) % LISTENER_BACKLOG;
+}
+
+/* Lock held. Out of the queue, the later ones moving up to close the gap. */
+static void unqueue(struct listener *l, unsigned at)
+{
+	for (unsigned i = at; i + 1 < l->count; i++)
+		l->queue[place(l, i)] = l->queue[place(l, i + 1)];
+	l->count--;
+}
+
+/* The at argument: which waiting connection, oldest first. */
+static int at_arg(xsMachine *the)
+{
+	int at = xsToInteger(xsArg(1));
+	if (at < 0 || at >= LISTENER_BACKLOG)
+		xsRangeError("listener: no waiting connection %d", at);
+	return at;
+}
+
+/* xs_router_listener_read(handle, at) -> TCP socket handle, or undefined */
 void xs_router_listener_read(xsMachine *the)
 {
 	struct listener *l = handle_arg(the, 1);
+	int at = at_arg(the);
 	struct tcp_socket *s = NULL;
-	/* Only this task takes connections off the queue: the head stays put while it is wrapped. */
+	/* Only this task takes connections off the queue: what is there stays put while it is wrapped. */
 	ROUTER_LWIP_LOCK();
-	if (l->count)
-		s = l->queue[l->head];
+	if (at < l->count)
+		s = l->queue[place(l, (unsigned)at)];
 	ROUTER_LWIP_UNLOCK();
 	if (!s)
 		return;
 	/* A throw here (no memory) leaves it queued. */
 	tcp_socket_wrap(the, s);
 	ROUTER_LWIP_LOCK();
-	l->head = (uint8_t)((l->head + 1) % LISTENER_BACKLOG);
-	l->count--;
+	unqueue(l, (unsigned)at);
+	ROUTER_LWIP_UNLOCK();
+}
+
+/*
+ * xs_router_listener_waiting(handle, at) -> the at-th waiting connection's
+ * peer address ("" once it is gone), or undefined past the last
+ */
+void xs_router_listener_waiting(xsMachine *the)
+{
+	struct listener *l = handle_arg(the, 1);
+	int at = at_arg(the), there;
+	uint32_t peer = 0;
+	char text[IP4ADDR_STRLEN_MAX] = "";
+	ROUTER_LWIP_LOCK();
+	there = at < l->count;
+	if (there)
+		peer = tcp_socket_peer(l->queue[place(l, (unsigned)at)]);
+	ROUTER_LWIP_UNLOCK();
+	if (!there)
+		return;
+	if (peer) {
+		ip4_addr_t address;
+		ip4_addr_set_u32(&address, peer);
+		ip4addr_ntoa_r(&address, text, sizeof(text));
+	}
+	xsResult = xsString(text);
+}
+
+/* xs_router_listener_drop(handle, at): reset the at-th waiting connection, unread */
+void xs_router_listener_drop(xsMachine *the)
+{
+	struct listener *l = handle_arg(the, 1);
+	int at = at_arg(the);
+	ROUTER_LWIP_LOCK();
+	if (at < l->count) {
+		struct tcp_socket *s = l->queue[place(l, (unsigned)at)];
+		unqueue(l, (unsigned)at);
+		tcp_socket_discard(s);
+	}
 	ROUTER_LWIP_UNLOCK();
 }
 

@@ -414,6 +414,11 @@ struct tcp_socket *tcp_socket_accepted(xsMachine *the, struct tcp_pcb *pcb)
 	return s;
 }
 
+uint32_t tcp_socket_peer(const struct tcp_socket *s)
+{
+	return s->pcb ? ip4_addr_get_u32(&s->remote) : 0;
+}
+
 void tcp_socket_discard(struct tcp_socket *s)
 {
 	drop_rx(s);

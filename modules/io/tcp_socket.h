@@ -9,6 +9,8 @@
 
 #include "xs.h"
 
+#include <stdint.h>
+
 struct tcp_pcb;
 struct tcp_socket;
 
@@ -20,6 +22,13 @@ struct tcp_socket *tcp_socket_accepted(xsMachine *the, struct tcp_pcb *pcb);
 
 /* With ROUTER_LWIP_LOCK() held. Reset and free a socket no JavaScript object ever owned. */
 void tcp_socket_discard(struct tcp_socket *s);
+
+/*
+ * With ROUTER_LWIP_LOCK() held. The peer's IPv4 address (network order, as
+ * ip4_addr_t holds it); 0 once the connection is gone (reset or timed out
+ * while waiting), so the listener's owner can drop it.
+ */
+uint32_t tcp_socket_peer(const struct tcp_socket *s);
 
 /*
  * Without the lock (it calls XS, then takes the lock). xsResult = a new

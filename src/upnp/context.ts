@@ -25,7 +25,7 @@ export interface UpnpCounters {
 	requests: number;
 	/* 4xx answers and connections cut (malformed, too big, bad Host) */
 	badRequests: number;
-	/* connections refused because `connections` were open */
+	/* connections reset while waiting: their host already had 12 waiting (http.ts) */
 	connectionLimit: number;
 	/* requests over `request` bytes or `headers` lines */
 	requestLimit: number;

@@ -1,6 +1,7 @@
 /*
  * The IGD's HTTP server on the LAN address. One request per connection,
- * read within bounds (bytes, header lines, open connections, ten seconds),
+ * read within bounds (bytes, header lines, open connections, five seconds
+ * for the headers and ten for everything),
  * handed whole to the handler and answered with Connection: close. What is
  * malformed or over a bound is answered (or cut) here, so the handler only
  * ever sees complete, well-formed requests from LAN hosts.
@@ -14,8 +15,23 @@ import type { IgdContext } from "upnp/context";
 import { utf8Decode, utf8Encode } from "upnp/message";
 import type { HttpRequest, HttpResponse, Pieces } from "upnp/message";
 
-/* A connection's whole life, accept to last byte out: a slow or idle client cannot hold one longer. */
+/*
+ * Deadlines counted from when the server takes a connection, never moved by
+ * what arrives: the request line and headers within HEAD_TIME, and the rest
+ * (body, answer, last byte out) within DEADLINE. A client sending a byte a
+ * second is as cut as a silent one.
+ */
+const HEAD_TIME = 5000;
 const DEADLINE = 10000;
+/*
+ * Connections over the cap, or from a host at its share of it, wait in the
+ * listener's queue (24 places, listener.c: no XS heap) and are taken oldest
+ * first as slots free. One host's waiting ones take at most HOST_WAITING of
+ * the places, so a host opening connections as fast as it can still leaves
+ * room for a burst from the others; past that its new ones are reset at once.
+ */
+const QUEUE = 24;
+const HOST_WAITING = 12;
 /*
  * After answering before the whole request was read (413, 431, 400...),
  * the rest is read and dropped until the client has been quiet for QUIET ms
@@ -26,8 +42,16 @@ const DEADLINE = 10000;
 const QUIET = 200;
 const LINGER = 2000;
 
-/* ECMA-419 has close(); @moddable/typings leave it out. */
-type SimListener = Listener & { close(): void };
+/*
+ * ECMA-419 has close(); @moddable/typings leave it out. waiting, read(at)
+ * and drop are this firmware's listener's own (modules/io/listener.ts).
+ */
+type SimListener = Listener & {
+	close(): void;
+	read(at?: number): TCP | undefined;
+	waiting(at: number): string | undefined;
+	drop(at: number): void;
+};
 
 const REASONS: Record<number, string> = {
 	200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
@@ -129,6 +153,10 @@ function parseHead(text: string): Head | Refusal {
 /* What every connection shares: the server's context, handler, connections and their one timer. */
 interface Shared {
 	ctx: IgdContext;
+	/* undefined once closed */
+	listener: SimListener | undefined;
+	/* taking connections from the listener now (pump() is not re-entered) */
+	pumping: boolean;
 	handle: (request: HttpRequest) => HttpResponse;
 	connections: Set<Connection>;
 	timer: Timer | undefined;
@@ -174,7 +202,8 @@ class Connection {
 	streaming = false;
 	/* the request was read to its end (else the answer lingers, until lingerEnd) */
 	whole = false;
-	/* Date.now() values: when the connection is closed whatever its state; the latest a linger may end */
+	/* Date.now() values: when it was taken; when it is closed whatever its state; the latest a linger may end */
+	taken: number;
 	deadline: number;
 	lingerEnd = 0;
 
@@ -182,7 +211,8 @@ class Connection {
 		this.shared = shared;
 		this.address = address;
 		this.port = port;
-		this.deadline = Date.now() + DEADLINE;
+		this.taken = Date.now();
+		this.deadline = this.taken + HEAD_TIME;
 	}
 
 	/* Past the deadline: reading still, it is a slow or idle client, and a connection cut. */
@@ -256,6 +286,7 @@ class Connection {
 				return;
 			}
 			this.head = head;
+			this.deadline = this.taken + DEADLINE;
 		}
 		const head = this.head;
 		if (!head || this.size < this.bodyStart + Math.max(head.length, 0))
@@ -332,6 +363,7 @@ class Connection {
 		}
 		this.chunks = [];
 		this.state = ANSWERING;
+		this.deadline = this.taken + DEADLINE;
 		this.out = out;
 		this.more = headOnly ? undefined : pieces;
 		this.written = 0;
@@ -461,18 +493,19 @@ class Connection {
 		this.ended();
 		const socket = this.socket;
 		this.socket = undefined;
-		if (!socket)
-			return;
-		try {
-			// read what is left, so the close is a FIN and not a reset
-			let left = socket.read() as ArrayBuffer | undefined;
-			while (left)
-				left = socket.read() as ArrayBuffer | undefined;
-			socket.close();
-		}
-		catch {
-			// the connection is already gone
-		}
+		if (socket)
+			try {
+				// read what is left, so the close is a FIN and not a reset
+				let left = socket.read() as ArrayBuffer | undefined;
+				while (left)
+					left = socket.read() as ArrayBuffer | undefined;
+				socket.close();
+			}
+			catch {
+				// the connection is already gone
+			}
+		// a slot is free: the next waiting connection may have it
+		pump(this.shared);
 	}
 }
 
@@ -536,36 +569,23 @@ export class HttpServer {
 	#shared: Shared;
 
 	constructor(options: { ctx: IgdContext; address: string; port: number; handle: (request: HttpRequest) => HttpResponse }) {
-		const shared: Shared = { ctx: options.ctx, handle: options.handle, connections: new Set(), timer: undefined, streaming: 0, waiting: [] };
+		const shared: Shared = {
+			ctx: options.ctx, listener: undefined, pumping: false, handle: options.handle, connections: new Set(), timer: undefined, streaming: 0, waiting: [],
+		};
 		this.#shared = shared;
 		this.#listener = new Listener({
 			address: options.address,
 			port: options.port,
-			onReadable(count) {
-				for (let i = 0; i < count; i++) {
-					let from: TCP | undefined;
-					try {
-						from = this.read();
-						if (!from)
-							break;
-						admit(shared, from);
-					}
-					catch {
-						// a connection that could not be taken on goes; the listener stays
-						try {
-							from?.close();
-						}
-						catch {
-							// already gone
-						}
-					}
-				}
+			onReadable() {
+				pump(shared);
 			},
 		}) as SimListener;
+		shared.listener = this.#listener;
 	}
 
-	/* Stop listening and drop every connection, answered or not. */
+	/* Stop listening and drop every connection, answered or waiting. */
 	close(): void {
+		this.#shared.listener = undefined;
 		this.#listener.close();
 		for (const c of [...this.#shared.connections])
 			c.close();
@@ -577,32 +597,100 @@ export class HttpServer {
 	get open(): number {
 		return this.#shared.connections.size;
 	}
+
+	/* Connections waiting in the listener's queue. */
+	get queued(): number {
+		const listener = this.#shared.listener;
+		let n = 0;
+		while (listener && n < QUEUE && listener.waiting(n) !== undefined)
+			n++;
+		return n;
+	}
 }
 
-/* Take an accepted connection on, or cut it at once: not from the LAN, or too many open. */
-function admit(shared: Shared, from: TCP): void {
-	const ctx = shared.ctx;
-	const address = from.remoteAddress ?? "";
-	if (!onLan(ctx, address)) {
-		ctx.counters.badRequests++;
-		from.close();
-		return;
-	}
-	// One host gets at most half the connections: a host holding its share open (slowly
-	// sending, or not at all) leaves the others theirs.
-	const limit = ctx.config().limits.connections;
-	let mine = 0;
+/* Connections open from `address`. */
+function openFrom(shared: Shared, address: string): number {
+	let n = 0;
 	for (const c of shared.connections)
 		if (c.address === address)
-			mine++;
-	if (shared.connections.size >= limit || mine >= Math.max(1, Math.ceil(limit / 2))) {
-		ctx.counters.connectionLimit++;
-		from.close();
+			n++;
+	return n;
+}
+
+/*
+ * Take waiting connections while there are free slots, oldest first but
+ * passing over a host at its share (half the slots): a host holding its
+ * share open, slowly sending or not at all, leaves the others theirs, and
+ * its own further connections wait their turn. Dropped at once: what is not
+ * from the LAN, what went away while waiting, and a host's waiting ones past
+ * HOST_WAITING. Runs on each accept and each close.
+ */
+function pump(shared: Shared): void {
+	const listener = shared.listener;
+	if (!listener || shared.pumping)
+		return;
+	shared.pumping = true;
+	try {
+		const ctx = shared.ctx;
+		const limit = ctx.config().limits.connections;
+		const share = Math.max(1, Math.ceil(limit / 2));
+		const passed: string[] = [];
+		let at = 0;
+		// Each turn takes, drops or passes over one: the queue holds QUEUE, and a few may come meanwhile.
+		for (let turn = 0; turn < 2 * QUEUE; turn++) {
+			const address = listener.waiting(at);
+			if (address === undefined)
+				break;
+			if (!address || !onLan(ctx, address)) {
+				if (address)
+					ctx.counters.badRequests++;
+				listener.drop(at);
+				continue;
+			}
+			if (shared.connections.size < limit && openFrom(shared, address) < share) {
+				const from = listener.read(at);
+				if (!from)
+					break;
+				admit(shared, from, address);
+				continue;
+			}
+			let mine = 0;
+			for (const p of passed)
+				if (p === address)
+					mine++;
+			if (mine >= HOST_WAITING) {
+				ctx.counters.connectionLimit++;
+				listener.drop(at);
+				continue;
+			}
+			passed.push(address);
+			at++;
+		}
+	}
+	catch {
+		// no memory to take one now: it waits for the next accept or close
+	}
+	finally {
+		shared.pumping = false;
+	}
+}
+
+/* Take a connection from the queue on. */
+function admit(shared: Shared, from: TCP, address: string): void {
+	const c = new Connection(shared, address, from.remotePort ?? 0);
+	try {
+		// An answer is written whole and then the connection closes: Nagle would only hold its last segment back.
+		c.socket = new TCP({ from, target: c, nodelay: true, onReadable, onWritable, onError });
+	}
+	catch {
+		try {
+			from.close();
+		}
+		catch {
+			// already gone
+		}
 		return;
 	}
-	const c = new Connection(shared, address, from.remotePort ?? 0);
-	// An answer is written whole and then the connection closes: Nagle would only hold its last segment back.
-	c.socket = new TCP({ from, target: c, nodelay: true, onReadable, onWritable, onError });
 	shared.connections.add(c);
 	shared.timer ??= Timer.repeat(() => { tick(shared); }, TICK);
 }

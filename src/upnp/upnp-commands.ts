@@ -183,6 +183,7 @@ export function showUpnp(args: string[], router: Router, print: Print): void {
 	print(`subscribers: ${subscribers.length} of ${c.limits.subscribers}`);
 	for (const s of subscribers)
 		print(`  ${s.service} ${s.sid} -> ${s.callback} expires in ${s.expiresIn}s seq ${s.seq}`);
+	print(`connections: ${upnp.connections()} of ${c.limits.connections} open, ${upnp.queued()} waiting`);
 	const n = upnp.counters;
 	print(`counters: searches ${n.searches} answered ${n.searchesAnswered}, notifies ${n.notifies}, ignored ${n.ssdpIgnored}; `
 		+ `requests ${n.requests}, bad ${n.badRequests}, connection limit ${n.connectionLimit}, request limit ${n.requestLimit}; `

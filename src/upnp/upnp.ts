@@ -183,6 +183,11 @@ export class Upnp {
 		return this.#http?.open ?? 0;
 	}
 
+	/* Connections waiting in the HTTP listener's queue for a slot. */
+	queued(): number {
+		return this.#http?.queued ?? 0;
+	}
+
 	#observeWan(): boolean {
 		const external = this.context.externalAddress();
 		const changed = external !== this.#external;

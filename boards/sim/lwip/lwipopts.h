@@ -22,7 +22,7 @@
 #define MEM_SIZE                    (48 * 1024)
 #define MEMP_NUM_PBUF               32
 #define MEMP_NUM_UDP_PCB            16
-#define MEMP_NUM_TCP_PCB            16
+#define MEMP_NUM_TCP_PCB            48  /* see README, UPnP limits: 8 open + 24 waiting, DNS, NOTIFY */
 #define MEMP_NUM_TCP_PCB_LISTEN     8
 #define MEMP_NUM_TCP_SEG            64
 #define MEMP_NUM_REASSDATA          8
