@@ -71,10 +71,10 @@ export function parseShowUpnp(text) {
 	const k = next(/^connections: (\d+) of (\d+) open, (\d+) waiting$/, "connections");
 	state.connections = { open: Number(k[1]), limit: Number(k[2]), waiting: Number(k[3]) };
 	const c = next(new RegExp("^counters: searches (\\d+) answered (\\d+), notifies (\\d+), ignored (\\d+); "
-		+ "requests (\\d+), bad (\\d+), connection limit (\\d+), request limit (\\d+); "
+		+ "requests (\\d+), bad (\\d+), connection limit (\\d+), slow cut (\\d+), request limit (\\d+); "
 		+ "actions (\\d+), faults (\\d+), refused (\\d+), mapping limit (\\d+); "
 		+ "events sent (\\d+) failed (\\d+), subscriber limit (\\d+)$"), "counters");
-	const names = ["searches", "answered", "notifies", "ignored", "requests", "bad", "connectionLimit", "requestLimit",
+	const names = ["searches", "answered", "notifies", "ignored", "requests", "bad", "connectionLimit", "slowCut", "requestLimit",
 		"actions", "faults", "refused", "mappingLimit", "eventsSent", "eventsFailed", "subscriberLimit"];
 	state.counters = Object.fromEntries(names.map((name, k) => [name, Number(c[k + 1])]));
 	assert.equal(i, lines.length, `nothing after the counters:\n${text}`);

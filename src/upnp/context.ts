@@ -27,6 +27,8 @@ export interface UpnpCounters {
 	badRequests: number;
 	/* connections reset while waiting: their host already had 12 waiting (http.ts) */
 	connectionLimit: number;
+	/* connections cut, their head unfinished after 500 ms, for one waiting (http.ts) */
+	slowCut: number;
 	/* requests over `request` bytes or `headers` lines */
 	requestLimit: number;
 	/* SOAP */
@@ -46,7 +48,7 @@ export interface UpnpCounters {
 export function newCounters(): UpnpCounters {
 	return {
 		searches: 0, searchesAnswered: 0, notifies: 0, ssdpIgnored: 0,
-		requests: 0, badRequests: 0, connectionLimit: 0, requestLimit: 0,
+		requests: 0, badRequests: 0, connectionLimit: 0, slowCut: 0, requestLimit: 0,
 		actions: 0, faults: 0, refused: 0, mappingLimit: 0,
 		eventsSent: 0, eventsFailed: 0, subscriberLimit: 0,
 	};

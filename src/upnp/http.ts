@@ -33,6 +33,14 @@ const DEADLINE = 10000;
 const QUEUE = 24;
 const HOST_WAITING = 12;
 /*
+ * Slowloris from several hosts at once takes every slot within the shares.
+ * So while a connection from a host under its share waits and no slot is
+ * free, the open connection that has been sending its head longest gives
+ * way, once it has had SLOW_HEAD ms: a LAN client sends its whole request
+ * at once, and only a client that has not finished its head is cut.
+ */
+const SLOW_HEAD = 500;
+/*
  * After answering before the whole request was read (413, 431, 400...),
  * the rest is read and dropped until the client has been quiet for QUIET ms
  * (LINGER at most), then the connection closes: closing with unread data,
@@ -558,6 +566,9 @@ function tick(shared: Shared): void {
 			catch {
 				c.close();
 			}
+	// one waiting may now take a slow head's slot
+	if (shared.listener?.waiting(0) !== undefined)
+		pump(shared);
 	if (!shared.connections.size) {
 		Timer.clear(shared.timer);
 		shared.timer = undefined;
@@ -647,7 +658,10 @@ function pump(shared: Shared): void {
 				listener.drop(at);
 				continue;
 			}
-			if (shared.connections.size < limit && openFrom(shared, address) < share) {
+			const under = openFrom(shared, address) < share;
+			if (under && shared.connections.size >= limit)
+				cutSlowest(shared);
+			if (shared.connections.size < limit && under) {
 				const from = listener.read(at);
 				if (!from)
 					break;
@@ -673,6 +687,19 @@ function pump(shared: Shared): void {
 	finally {
 		shared.pumping = false;
 	}
+}
+
+/* Close the open connection longest at its head, if it has had SLOW_HEAD ms (counted as slow cut). */
+function cutSlowest(shared: Shared): void {
+	const now = Date.now();
+	let slowest: Connection | undefined;
+	for (const c of shared.connections)
+		if (c.state === READING && !c.head && now - c.taken >= SLOW_HEAD && (!slowest || c.taken < slowest.taken))
+			slowest = c;
+	if (!slowest)
+		return;
+	shared.ctx.counters.slowCut++;
+	slowest.close();
 }
 
 /* Take a connection from the queue on. */

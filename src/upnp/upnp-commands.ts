@@ -186,7 +186,7 @@ export function showUpnp(args: string[], router: Router, print: Print): void {
 	print(`connections: ${upnp.connections()} of ${c.limits.connections} open, ${upnp.queued()} waiting`);
 	const n = upnp.counters;
 	print(`counters: searches ${n.searches} answered ${n.searchesAnswered}, notifies ${n.notifies}, ignored ${n.ssdpIgnored}; `
-		+ `requests ${n.requests}, bad ${n.badRequests}, connection limit ${n.connectionLimit}, request limit ${n.requestLimit}; `
+		+ `requests ${n.requests}, bad ${n.badRequests}, connection limit ${n.connectionLimit}, slow cut ${n.slowCut}, request limit ${n.requestLimit}; `
 		+ `actions ${n.actions}, faults ${n.faults}, refused ${n.refused}, mapping limit ${n.mappingLimit}; `
 		+ `events sent ${n.eventsSent} failed ${n.eventsFailed}, subscriber limit ${n.subscriberLimit}`);
 }
