@@ -115,7 +115,6 @@ async function main() {
 			`- DNS: ${ev.dnsFlood.sent} questions sent, ${ev.dnsFlood.received ?? "?"} reached the forwarder (a burst beyond a socket's queue of 8 is dropped), ${ev.dnsFlood.answered} answered (${rcodes || "none"}); ${ev.dnsFlood.tableFull} refused with the in-flight table full`,
 			`- console: ${ev.console.rounds} rounds, ${ev.console.commands} commands; in flight at most ${ev.console.maxInFlight} DNS questions; dialogs at least ${ev.console.minDialogs ?? "?"}`,
 		] : ["- not reached"]),
-		`- HTTP connections that never came up, made again: ${ev.connectRetries} (send() in host-tests/lib/heap-load.mjs says why)`,
 		"",
 		"## Targets (issue 13)",
 		"",

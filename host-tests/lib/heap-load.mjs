@@ -198,29 +198,6 @@ async function askDns(bench, questions, { gapMs = 2, wait = 10 } = {}) {
 
 // --- UPnP --------------------------------------------------------------------
 
-/*
- * httpSend, with one more try for a request whose connection was never
- * made. The clients here open hundreds of connections that the router
- * closes first, so its side waits in TIME_WAIT (lwIP: 2 min); when Linux
- * happens to pick the same source port again within that time, lwIP
- * answers the new SYN with an ACK of the old connection and ignores the
- * client's RST (RFC 1337), so that connection never comes up. The request
- * never reached the router: a new connection (another port) sends it.
- * Counted in evidence.connectRetries.
- */
-async function send(bench, run, requests, options) {
-	const answers = await httpSend(bench, requests, options);
-	const failed = answers.flatMap((a, i) => (a.status === null && /^connect: /.test(a.error ?? "") ? [i] : []));
-	if (failed.length) {
-		run.evidence.connectRetries += failed.length;
-		const again = await httpSend(bench, failed.map((i) => requests[i]), options);
-		failed.forEach((i, k) => {
-			answers[i] = again[k];
-		});
-	}
-	return answers;
-}
-
 function assertAll200(answers, what) {
 	const bad = answers.filter((a) => a.status !== 200);
 	assert.equal(bad.length, 0, `${what}: ${bad.length} of ${answers.length} not 200, e.g. ${JSON.stringify(bad[0])?.slice(0, 600)}`);
@@ -253,12 +230,7 @@ export function listedPorts(answer) {
 // 8 GetListOfPortMappings, all in flight at once; each must list every mapping.
 async function listAll(bench, run) {
 	const requests = Array.from({ length: HEAVIEST.lists }, (_, i) => ({ raw: listRequest(i), source: HOSTS[i % HOSTS.length] }));
-	let r = await httpParallel(bench, requests, { timeout: 30 });
-	if (r.connected < requests.length && r.answers.every((a) => a.status === 200 || /^connect: /.test(a.error ?? ""))) {
-		// A connection not made (see send()): the round again, all 8 at once.
-		run.evidence.connectRetries += requests.length - r.connected;
-		r = await httpParallel(bench, requests, { timeout: 30 });
-	}
+	const r = await httpParallel(bench, requests, { timeout: 30 });
 	assertAll200(r.answers, "GetListOfPortMappings");
 	const listed = r.answers.map((a) => listedPorts(a).length);
 	const want = Array.from({ length: HEAVIEST.mappings }, (_, i) => FIRST_PORT + i).join(",");
@@ -274,7 +246,7 @@ async function churn(bench, state, run) {
 	for (let round = 0; round < HEAVIEST.churnRounds; round++)
 		for (const host of HOSTS) {
 			const mine = state.subs.filter((s) => s.host === host).slice(0, HEAVIEST.churnPerHost);
-			const first = await send(bench, run, [
+			const first = await httpSend(bench, [
 				subscribe(state, host, `/over${round}`),
 				...mine.map((s) => renew(state, s.sid)),
 				...mine.map((s) => unsubscribe(state, s.sid)),
@@ -284,7 +256,7 @@ async function churn(bench, state, run) {
 			assertAll200(first.slice(1), "renewals and UNSUBSCRIBEs");
 			c.renewed += mine.length;
 			c.unsubscribed += mine.length;
-			const again = await send(bench, run, mine.map((s) => subscribe(state, host, s.path)), { source: host });
+			const again = await httpSend(bench, mine.map((s) => subscribe(state, host, s.path)), { source: host });
 			assertAll200(again, "SUBSCRIBEs anew");
 			mine.forEach((s, k) => {
 				s.sid = again[k].headers.sid;
@@ -368,7 +340,7 @@ async function buildState(bench, state, run, log) {
 	const perHost = HEAVIEST.subscribers / HOSTS.length;
 	for (const host of HOSTS) {
 		const paths = Array.from({ length: perHost }, (_, j) => `/s${j}`);
-		const answers = await send(bench, run, paths.map((p) => subscribe(state, host, p)), { source: host });
+		const answers = await httpSend(bench, paths.map((p) => subscribe(state, host, p)), { source: host });
 		assertAll200(answers, `SUBSCRIBE from ${host}`);
 		answers.forEach((a, j) => state.subs.push({ host, path: paths[j], sid: a.headers.sid }));
 	}
@@ -380,7 +352,7 @@ async function buildState(bench, state, run, log) {
 	}));
 	for (const host of HOSTS) {
 		const mine = state.mappings.filter((m) => m.host === host);
-		const answers = await send(bench, run, mine.map((m) => soapRequest("AddPortMapping",
+		const answers = await httpSend(bench, mine.map((m) => soapRequest("AddPortMapping",
 			mappingArgs({ external: m.port, internal: m.port, client: host, description: m.description, lease: 3600 }))), { source: host });
 		assertAll200(answers, `AddPortMapping from ${host}`);
 	}
@@ -497,9 +469,9 @@ async function removeState(bench, state, run, log) {
 	assert.equal(sip.dialogs.length, 0, sip.text);
 
 	for (const host of HOSTS) {
-		assertAll200(await send(bench, run, state.subs.filter((s) => s.host === host).map((s) => unsubscribe(state, s.sid)), { source: host }), "UNSUBSCRIBE");
+		assertAll200(await httpSend(bench, state.subs.filter((s) => s.host === host).map((s) => unsubscribe(state, s.sid)), { source: host }), "UNSUBSCRIBE");
 		const mine = state.mappings.filter((m) => m.host === host);
-		assertAll200(await send(bench, run, mine.map((m) => soapRequest("DeletePortMapping",
+		assertAll200(await httpSend(bench, mine.map((m) => soapRequest("DeletePortMapping",
 			[["NewRemoteHost", ""], ["NewExternalPort", String(m.port)], ["NewProtocol", "TCP"]])), { source: host }), "DeletePortMapping");
 	}
 	const upnp = await upnpState(bench);
@@ -540,7 +512,6 @@ export async function heapRun(bench, { log: print = () => {} } = {}) {
 		steps: [],
 		seconds: {},
 		evidence: {
-			connectRetries: 0,
 			lists: [],
 			churn: { refused: 0, renewed: 0, unsubscribed: 0, subscribed: 0 },
 			dnsFlood: { sent: 0, answered: 0, rcodes: {}, tableFull: 0 },

@@ -18,6 +18,9 @@ struct netif;
 /* IPv4 packets seen by the hook, per port (enum router_port_role). */
 extern uint32_t router_hook_ip4_packets[ROUTER_PORT_COUNT];
 
+/* The router's own TCP connections in TIME_WAIT ended early for a client's new SYN (router_hooks.c). */
+extern uint32_t router_hook_timewait_reopened;
+
 /*
  * Return 0 to let lwIP go on with the packet; non-zero when the hook took
  * it (forwarded or dropped it, and freed the pbuf).

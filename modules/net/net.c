@@ -379,6 +379,16 @@ static void push_pool(xsMachine *the, int index, const struct pool_snapshot *p)
 }
 #endif
 
+/* xs_net_timewait_reopened() -> the router's TIME_WAIT connections a client's new SYN ended (router_hooks.c) */
+void xs_net_timewait_reopened(xsMachine *the)
+{
+	uint32_t n;
+	ROUTER_LWIP_LOCK();
+	n = router_hook_timewait_reopened;
+	ROUTER_LWIP_UNLOCK();
+	xsResult = xsNumber(n);
+}
+
 /* xs_net_pools() -> [{ name, used, max, available, errors }] including "HEAP", where lwIP counts them */
 void xs_net_pools(xsMachine *the)
 {

@@ -52,6 +52,7 @@ const configure = native("xs_net_configure") as (role: Role, config: PortConfig)
 const status = native("xs_net_status") as (role: Role) => PortStatus;
 const onChange = native("xs_net_on_change") as (callback: (role: Role) => void) => void;
 const pools = native("xs_net_pools") as () => PoolUsage[];
+const timewaitReopened = native("xs_net_timewait_reopened") as () => number;
 
-const Net = Object.freeze({ configure, status, onChange, pools });
+const Net = Object.freeze({ configure, status, onChange, pools, timewaitReopened });
 export default Net;

@@ -80,6 +80,7 @@ function showMemory(print: (line: string) => void): void {
 	print(`xs keys: ${m.keysUsed} made at run time of ${m.keysAvailable}; preloaded modules ${m.preloaded} bytes (flash)`);
 	print(`xs engine: chunks ${m.chunksInUse} in use of ${m.chunksReserved} (peak ${m.chunksPeak}); slots ${m.slotsInUse} in use of ${m.slotsReserved} (peak ${m.slotsPeak})`);
 	print(`udp: ${udpStats().dropped} datagrams dropped with a socket's queue full`);
+	print(`tcp: ${Net.timewaitReopened()} connections in TIME_WAIT reopened by a client's new SYN`);
 	print("lwip pools:     used    max  avail  errors");
 	for (const pool of Net.pools())
 		print(`  ${pool.name.padEnd(14)}${String(pool.used).padStart(5)}${String(pool.max).padStart(7)}${String(pool.available).padStart(7)}${String(pool.errors).padStart(8)}`);
