@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
 # The whole suite (npm test): build the simulator, then static checks, C unit
-# tests and end-to-end tests in network namespaces, one file at a time (the
-# end-to-end tests share the bench namespaces).
+# tests, end-to-end tests in network namespaces and the short hostile run,
+# one file at a time (the end-to-end tests share the bench namespaces).
+# `run-all.sh hostile` (npm run hostile) runs only the hostile run, longer:
+# HOSTILE_SECONDS per attack and HOSTILE_CUTS power cuts, unless set.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 if [ "$(id -u)" != 0 ]; then
   echo "npm test: run as root (TAP devices and network namespaces need it)" >&2
   exit 1
+fi
+files=(host-tests/*.test.mjs host-tests/e2e/*.test.mjs host-tests/hostile/*.test.mjs)
+if [ "${1:-}" = hostile ]; then
+  export HOSTILE_SECONDS=${HOSTILE_SECONDS:-120} HOSTILE_CUTS=${HOSTILE_CUTS:-30}
+  files=(host-tests/hostile/*.test.mjs)
+elif [ -n "${1:-}" ]; then
+  echo "usage: run-all.sh [hostile]" >&2
+  exit 2
 fi
 node tools/build-sim.mjs
 # The end-to-end tests run the same firmware built with ASan and UBSan.
@@ -16,5 +26,4 @@ export ROUTER_SIM=build/sim-asan/router-sim
 export ASAN_OPTIONS=abort_on_error=0:detect_leaks=1
 # Leftovers from an interrupted run would make the bench refuse to start.
 bash host-tests/bench/netns.sh down
-exec node --test --test-concurrency=1 --test-reporter=spec \
-  host-tests/*.test.mjs host-tests/e2e/*.test.mjs
+exec node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
