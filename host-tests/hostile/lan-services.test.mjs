@@ -4,6 +4,8 @@
 //   - slowloris against the UPnP HTTP server: two hosts keep 8 connections
 //     each open, sending a request a byte a second and reconnecting as soon
 //     as they are cut, while upnpc (miniupnpc) adds and deletes mappings;
+//   - tiny segments: one host's 16 connections to UPnP each sending a byte
+//     per segment as fast as it can, while lan pings far and upnpc works;
 //   - junk INVITEs: two hosts send INVITEs with SDP to a far address where
 //     nothing answers, 40 a second each, while the phone makes real calls
 //     and far's media must reach it through the pinholes.
@@ -11,7 +13,7 @@
 // hostile makes it longer).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startBench, LAN_HOST, ROUTER_LAN, sleep } from "../lib/bench.mjs";
+import { startBench, ping, LAN_HOST, FAR_HOST, ROUTER_LAN, sleep } from "../lib/bench.mjs";
 import { upnpc, upnpState, UPNP_PORT } from "../lib/upnp.mjs";
 import { requireTools, showSipalg, SIPP, PY } from "../lib/sip.mjs";
 import { startCall, endCall, stopCall, farToLan } from "../lib/sip-call.mjs";
@@ -97,6 +99,70 @@ test(`slowloris from two hosts for ${SECONDS} s: upnpc on a third adds and delet
 	assert.ok(times.length >= 4, `only ${times.length} runs in ${SECONDS} s`);
 	// The attack was real: it kept its connections coming back.
 	assert.ok(Number(report[1]) > 16, `slowloris opened only ${report[1]} connections`);
+});
+
+// Tiny segments: `per` connections from `source` sending one byte per
+// segment as fast as they can, for `seconds`. Prints "held N" and "sent N".
+const TINY = `
+import socket, sys, time
+host, port, source, per, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+socks = []
+for i in range(per):
+    s = socket.socket()
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.bind((source, 0))
+    s.settimeout(2)
+    try:
+        s.connect((host, port))
+        s.setblocking(False)
+        socks.append(s)
+    except OSError:
+        pass
+print("held", len(socks), flush=True)
+end = time.monotonic() + seconds
+sent = 0
+while time.monotonic() < end:
+    for s in socks:
+        try:
+            sent += s.send(b"G")
+        except OSError:
+            pass
+    time.sleep(0.001)
+print("sent", sent, flush=True)
+`;
+
+// The PBUF_POOL line of show memory: in use, peak, size, errors.
+async function receivePool() {
+	const m = /^ {2}PBUF_POOL +(\d+) +(\d+) +(\d+) +(\d+)$/m.exec(await bench.console.command("show memory"));
+	assert.ok(m, "show memory lists PBUF_POOL");
+	return { used: Number(m[1]), peak: Number(m[2]), size: Number(m[3]), errors: Number(m[4]) };
+}
+
+test(`a byte per segment on 16 connections for ${SECONDS} s: forwarding and UPnP go on, the receive pool never runs dry`, { timeout: (SECONDS + 60) * 1000 }, async (t) => {
+	const before = await receivePool();
+	const from = bench.console.text.length;
+	const attack = bench.track("lan", [PY, "-u", "-c", TINY, ROUTER_LAN, String(UPNP_PORT), ATTACKERS[0], "16", String(SECONDS)]);
+	await attack.waitFor(/^held 16$/m, 10000);
+	await sleep(2000);
+	const end = Date.now() + (SECONDS - 4) * 1000;
+	let rounds = 0;
+	for (; Date.now() < end && rounds < 50; rounds++) {
+		// Legitimate traffic within 2 s: a ping through the NAPT, a mapping added and deleted.
+		const p = await ping(bench, "lan", FAR_HOST, 2);
+		assert.ok(p.ok, `round ${rounds}: lan to far under tiny segments:\n${p.output}`);
+		const port = String(45000 + rounds);
+		for (const args of [["-a", LAN_HOST, port, port, "TCP"], ["-d", port, "TCP"]]) {
+			const r = await upnpc(bench, args, { timeout: 15000 });
+			assert.equal(r.code, 0, r.text);
+			assert.doesNotMatch(r.stdout, /failed|error/i, r.text);
+		}
+	}
+	const sent = Number((await attack.waitFor(/^sent (\d+)$/m, (SECONDS + 10) * 1000))[1]);
+	const after = await receivePool();
+	t.diagnostic(`${rounds} rounds; ${sent} one-byte segments sent; receive pool peak ${after.peak} of ${after.size}, errors ${after.errors - before.errors}`);
+	assert.ok(sent > 1000, `the attack sent only ${sent} bytes`);
+	assert.equal(after.errors, before.errors, "no frame was refused a receive buffer");
+	assert.doesNotMatch(bench.console.text.slice(from), /fatal|restarted/, "no XS abort");
 });
 
 // Junk INVITEs from `source`, `rate` a second for `seconds`, each its own

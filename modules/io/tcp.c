@@ -36,6 +36,7 @@
 
 #include "lwip/ip4_addr.h"
 #include "lwip/tcp.h"
+#include "lwip/priv/tcp_priv.h"   /* tcp_process_refused_data */
 
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,21 @@ enum {
 
 /* Why onError fired; tcp.ts names them. */
 enum { WHY_REFUSED = 1, WHY_RESET, WHY_TIMEOUT, WHY_ABORTED, WHY_PEER_CLOSED };
+
+/*
+ * Receive buffers one connection may hold unread. The window bounds bytes,
+ * not buffers: a peer sending a byte per segment would hold a frame buffer
+ * (PBUF_POOL, which every port receives into; heap on the ESP32) per byte,
+ * and a few such connections would stop all forwarding. So at TCP_RX_BUFFERS
+ * what is held is copied into one exact-size buffer (lwIP's heap) while it is
+ * small (TCP_RX_SMALL bytes), else the segment is refused: lwIP keeps that
+ * one, drops what follows unacknowledged (the peer sends it again) and offers
+ * it again every 250 ms. A socket no JavaScript has taken yet (waiting in a
+ * listener's queue) refuses everything: lwIP holds its first segment, and
+ * offers it the moment the socket is taken (tcp_socket_wrap).
+ */
+#define TCP_RX_BUFFERS 4
+#define TCP_RX_SMALL 1024
 
 /* Deliveries per message: bounds the loop if callbacks keep raising events. */
 #define TCP_EVENTS_PER_MESSAGE 8
@@ -314,8 +330,23 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		pbuf_free(p);
 		return ERR_OK;
 	}
-	if (s->rx)
-		pbuf_cat(s->rx, p);
+	if (!s->notify.wrapped)
+		return ERR_MEM;
+	if (s->rx) {
+		if (pbuf_clen(s->rx) + pbuf_clen(p) > TCP_RX_BUFFERS) {
+			uint16_t held = s->rx->tot_len;
+			struct pbuf *one = held + p->tot_len <= TCP_RX_SMALL ? pbuf_alloc(PBUF_RAW, (u16_t)(held + p->tot_len), PBUF_RAM) : NULL;
+			if (!one)
+				return ERR_MEM;
+			pbuf_copy_partial(s->rx, one->payload, held, 0);
+			pbuf_copy_partial(p, (uint8_t *)one->payload + held, p->tot_len, 0);
+			pbuf_free(s->rx);
+			pbuf_free(p);
+			s->rx = one;
+		}
+		else
+			pbuf_cat(s->rx, p);
+	}
 	else
 		s->rx = p;
 	s->events |= EV_READABLE;
@@ -441,6 +472,9 @@ void tcp_socket_wrap(xsMachine *the, struct tcp_socket *s)
 	if (s->pcb)
 		tcp_backlog_accepted(s->pcb);
 #endif
+	/* what arrived while it waited, at once rather than at lwIP's next 250 ms tick */
+	if (s->pcb && s->pcb->refused_data)
+		tcp_process_refused_data(s->pcb);
 	ROUTER_LWIP_UNLOCK();
 }
 

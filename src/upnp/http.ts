@@ -48,6 +48,9 @@ const SLOW_HEAD = 500;
  * with it.
  */
 const QUIET = 200;
+/* The request buffer's least size once a second read comes. */
+const FIRST_ROOM = 256;
+const NOTHING = new Uint8Array(0);
 const LINGER = 2000;
 
 /*
@@ -190,8 +193,13 @@ class Connection {
 	address: string;
 	port: number;
 	state = READING;
-	/* the request as received so far */
-	chunks: Uint8Array[] = [];
+	/*
+	 * The request as received so far, in one buffer grown by doubling: a
+	 * client sending a byte per segment is read a byte at a time, and a
+	 * buffer object per read would take the XS heap long before the request
+	 * limit stops it.
+	 */
+	buffer: Uint8Array = NOTHING;
 	size = 0;
 	/* lines ended so far, and whether the current one is blank up to now */
 	lines = 0;
@@ -257,7 +265,18 @@ class Connection {
 	received(chunk: Uint8Array): void {
 		const limits = this.shared.ctx.config().limits;
 		const start = this.size;
-		this.chunks.push(chunk);
+		if (!start)
+			this.buffer = chunk;   // most requests come in one read: kept as read
+		else if (start + chunk.length > this.buffer.length) {
+			let room = Math.max(this.buffer.length * 2, FIRST_ROOM);
+			while (room < start + chunk.length)
+				room *= 2;
+			const grown = new Uint8Array(room);
+			grown.set(this.buffer.subarray(0, start));
+			this.buffer = grown;
+		}
+		if (start)
+			this.buffer.set(chunk, start);
 		this.size += chunk.length;
 		if (this.bodyStart < 0) {
 			for (let i = 0; i < chunk.length; i++) {
@@ -301,7 +320,7 @@ class Connection {
 			return;
 		this.whole = true;
 		const body = head.length > 0 ? utf8Decode(this.bytes(this.bodyStart, this.bodyStart + head.length)) : "";
-		this.chunks = [];
+		this.buffer = NOTHING;
 		const ctx = this.shared.ctx;
 		ctx.counters.requests++;
 		let response: HttpResponse;
@@ -331,15 +350,7 @@ class Connection {
 
 	/* Bytes [from, to) of the request as received. */
 	bytes(from: number, to: number): Uint8Array {
-		const out = new Uint8Array(to - from);
-		let at = 0;
-		for (const c of this.chunks) {
-			const a = Math.max(from - at, 0), b = Math.min(to - at, c.length);
-			if (a < b)
-				out.set(c.subarray(a, b), at + a - from);
-			at += c.length;
-		}
-		return out;
+		return this.buffer.slice(from, to);
 	}
 
 	answer(response: HttpResponse, headOnly: boolean): void {
@@ -369,7 +380,7 @@ class Connection {
 			out.set(headBytes);
 			out.set(body, headBytes.length);
 		}
-		this.chunks = [];
+		this.buffer = NOTHING;
 		this.state = ANSWERING;
 		this.deadline = this.taken + DEADLINE;
 		this.out = out;
@@ -492,7 +503,7 @@ class Connection {
 			return;
 		this.state = CLOSED;
 		this.shared.connections.delete(this);
-		this.chunks = [];
+		this.buffer = NOTHING;
 		this.out = undefined;
 		this.more = undefined;
 		const waiting = this.shared.waiting.indexOf(this);
