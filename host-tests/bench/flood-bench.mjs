@@ -11,7 +11,9 @@
 //           SYN-ACKs with RST as hping3's host does; "silent" from an
 //           address whose frames reach no stack (the flooder answers ARP
 //           for it), so nothing resets the router's half-open flows.
-//           Another LAN host, 192.168.4.3, connects to far.
+//           "spoofed" from 62 LAN addresses nobody has (the router's ARP
+//           for them goes unanswered). Another LAN host, 192.168.4.3,
+//           connects to far.
 //   wan-*:  spoofed sources in 203.0.113.64/26 flood a forwarded port whose
 //           LAN server answers; far connects through the forward, and
 //           192.168.4.3 connects out to far.
@@ -34,11 +36,15 @@ const MAX_FAILURES = 5;
 const WARMUP = Number(process.env.FLOOD_BENCH_WARMUP ?? 3);
 const GAP = 0.1;
 
+// 62 LAN sources nobody has (no ARP answers), each with a share of its own.
+const LAN_SPOOFED = "192.168.4.64/26";
+
 const CASES = [
 	{ name: "lan-kernel-listening", side: "lan", flooder: "kernel", port: 9000 },
 	{ name: "lan-kernel-closed", side: "lan", flooder: "kernel", port: 9001 },
 	{ name: "lan-silent-listening", side: "lan", flooder: "silent", port: 9000 },
 	{ name: "lan-silent-closed", side: "lan", flooder: "silent", port: 9001 },
+	{ name: "lan-spoofed-listening", side: "lan", flooder: "spoofed", port: 9000 },
 	{ name: "wan-forward", side: "wan", flooder: "spoofed", port: 8080 },
 ];
 
@@ -55,7 +61,9 @@ async function runCase(c, rate) {
 			if (rate)
 				flood = await startFlood(bench, {
 					ns: "lan", iface: "rtr-lan", dstMac: macs.lan, dst: FAR_ALT, dport: c.port, rate, seconds: 600,
-					...(c.flooder === "kernel" ? { src: LAN_HOST } : { src: LAN_FLOODER, srcMac: FLOODER_MAC, arp: true }),
+					...(c.flooder === "kernel" ? { src: LAN_HOST }
+						: c.flooder === "silent" ? { src: LAN_FLOODER, srcMac: FLOODER_MAC, arp: true }
+							: { src: LAN_SPOOFED, srcMac: FLOODER_MAC }),
 				});
 			if (flood)
 				await sleep(WARMUP * 1000);
@@ -117,6 +125,7 @@ console.log("*sent/s*: the flood's measured rate.\n");
 console.log("Cases (host-tests/lib/syn-flood.py sends the floods as raw frames, a new source port each):\n");
 console.log("- `lan-kernel-*`: 192.168.4.2 floods far; its kernel answers far's SYN-ACKs with RST, as a host running a flood tool does.");
 console.log("- `lan-silent-*`: 192.168.4.66 floods far and answers ARP for itself, so its frames reach no stack and nothing resets the half-open flows (a flooder that ignores SYN-ACKs).");
+console.log("- `lan-spoofed-*`: 62 LAN sources that no host has (192.168.4.64/26, nothing answers the router's ARP for them), each with a flow share of its own.");
 console.log("- `*-listening`: to far's listening port 9000 (far answers SYN-ACK, then SYN cookies); `*-closed`: to closed port 9001 (far answers RST).");
 console.log("- `wan-forward`: spoofed sources 203.0.113.64/26 flood `forward add tcp 8080 192.168.4.2:8080`, whose server answers every SYN; far connects through the forward and 192.168.4.3 connects out, both during the flood.");
 console.log("- In the `lan-*` cases 192.168.4.3, another LAN host, connects to far:7000.\n");
