@@ -27,6 +27,10 @@
 # (host-tests/lib/heap-load.mjs); held, peak and live against the board's
 # creation.static at boot, with the state, under the load and after.
 # Writes docs/bench/heap.md. `run.sh heap` runs only this part.
+#
+# Then SYN floods (issue 15 item 7): legitimate connection setup times
+# during floods from the LAN and through a forward, docs/bench/flood.md;
+# `run.sh flood` runs only this part.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -53,6 +57,37 @@ heap_bench() {
     node tools/build-sim.mjs >/dev/null
   fi
   node host-tests/bench/heap-bench.mjs
+}
+
+# SYN floods (issue 15 item 7, host-tests/bench/flood-bench.mjs): the
+# plain simulator on the test bench; how long a legitimate new TCP
+# connection takes (p50, p99, max, failures) during a SYN flood at 0, 1000
+# and 5000 frames/s from the LAN, and through a forward from the Internet.
+# Writes docs/bench/flood.md. `run.sh flood` runs only this part.
+flood_bench() {
+  local out=docs/bench/flood.md dirty=""
+  if [ "$(id -u)" != 0 ]; then
+    echo "bench: the flood part needs root (TAP devices and network namespaces)" >&2
+    exit 1
+  fi
+  if [ -z "${ROUTER_SIM:-}" ]; then
+    echo "bench: building build/sim/router-sim" >&2
+    node tools/build-sim.mjs >/dev/null
+  fi
+  git diff --quiet HEAD -- modules boards src 2>/dev/null || dirty=" + uncommitted changes"
+  mkdir -p docs/bench
+  {
+    echo "# SYN flood benchmark"
+    echo
+    echo "\`bash host-tests/bench/run.sh flood\` (host-tests/bench/flood-bench.mjs), $(date -u +%F), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$dirty, $(uname -m), $(nproc) cores."
+    echo
+    node host-tests/bench/flood-bench.mjs
+    # Figures measured by hand (other builds, through ROUTER_SIM) stay.
+    if [ -f "$out" ]; then sed -n '/^## Measured by hand/,$p' "$out" | sed '1s/^/\n/'; fi
+  } > "$out.tmp"
+  mv "$out.tmp" "$out"
+  cat "$out"
+  echo "bench: written to $out" >&2
 }
 
 # The SIP ALG (issue 5): instructions per rewritten INVITE and per RTP
@@ -86,6 +121,11 @@ fi
 
 if [ "${1:-}" = heap ]; then
   heap_bench
+  exit
+fi
+
+if [ "${1:-}" = flood ]; then
+  flood_bench
   exit
 fi
 
@@ -237,3 +277,5 @@ echo >&2
 upnp_bench
 echo >&2
 heap_bench
+echo >&2
+flood_bench

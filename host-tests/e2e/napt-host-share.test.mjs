@@ -1,7 +1,8 @@
 // The per-host share of the flow table (issue 15 item 2) at the console:
 // set nat host-share 8, then 20 UDP flows from lan to far: at most 8 live
-// at once; each of the other 12 was refused (counted as host-share) or
-// replaced one of the host's own unanswered flows (counted as evicted);
+// at once; each of the other 12 replaced one of the host's own unanswered
+// flows (counted as evicted; a host whose own flows are all in use is
+// refused instead, counted as host-share: napt_test's test_flow_share);
 // show nat reports the share and
 // show config keeps it; auto goes back to a quarter of the table.
 import { test, before, after } from "node:test";
@@ -50,7 +51,8 @@ test("set nat host-share bounds one LAN host's flows, counted and reported", asy
 	assert.match(after, /^host share: 8 flows per LAN host/m, after);
 	const refused = Number(/host-share (\d+)/.exec(after)[1]) - refused0;
 	const evicted = Number(/evicted (\d+)/.exec(after)[1]) - evicted0;
-	assert.ok(refused > 0 && refused + evicted >= 12, after);
+	// Its own unanswered flows can always make room (the eviction looks among its flows, not in a window of slots that may hold none).
+	assert.ok(evicted >= 12 && refused === 0, after);
 	assert.match(await router("show config"), /^set nat host-share 8$/m);
 
 	await router("set nat host-share auto");

@@ -326,8 +326,8 @@ static int evict_class(const struct napt_flow *f, uint32_t now)
 }
 
 /*
- * Look at the next EVICT_WINDOW flows from a clock hand and free the one
- * that matters least (expired, then half-open or unreplied, then closing or
+ * Look at the next EVICT_WINDOW flows that could be taken, from a clock
+ * hand, and free the one that matters least (expired, then half-open or unreplied, then closing or
  * idle, oldest first). Established TCP and active flows are never taken, so
  * a flood of new flows cannot push them out. Used when the pool is empty
  * (any flow: own 0), and when a LAN host (or a forward's target) is at its
@@ -339,7 +339,17 @@ static int evict(int own, uint32_t in_addr, int forwarded, uint32_t now)
 	struct napt_flow *best = NULL;
 	int best_class = EVICT_NEVER;
 	uint32_t window = napt_t.capacity < EVICT_WINDOW ? napt_t.capacity : EVICT_WINDOW;
-	for (uint32_t n = 0; n < window; n++) {
+	uint32_t seen = 0;
+	/*
+	 * The window counts the flows that could be taken, not the slots: a
+	 * host's share is a quarter of the table, so 64 slots often held none
+	 * of its flows (free slots, other hosts') and its new flow was refused
+	 * though it had half-open ones to give up: under a SYN flood through a
+	 * forward, a legitimate SYN to it was refused and waited for its
+	 * retransmission (host-flood bench, docs/bench/flood.md). At most a lap
+	 * of the table, a byte or two compared per slot.
+	 */
+	for (uint32_t n = 0; n < napt_t.capacity && seen < window; n++) {
 		struct napt_flow *f = &napt_t.flows[gEvictHand];
 		int c;
 		gEvictHand = gEvictHand + 1 == napt_t.capacity ? 0 : gEvictHand + 1;
@@ -347,6 +357,7 @@ static int evict(int own, uint32_t in_addr, int forwarded, uint32_t now)
 			continue;
 		if (own && (f->in_addr != in_addr || ((f->state & NAPT_F_FORWARD) != 0) != forwarded))
 			continue;
+		seen++;
 		c = evict_class(f, now);
 		if (c < best_class || (c == best_class && best && now - f->last > now - best->last)) {
 			best = f;
@@ -357,6 +368,16 @@ static int evict(int own, uint32_t in_addr, int forwarded, uint32_t now)
 	}
 	if (!best)
 		return 0;
+	/*
+	 * The hand stops just past the victim, not at the end of the window:
+	 * the new flow takes the victim's slot, just behind the hand, and is
+	 * looked at again only after a lap of the flows that may be taken. With
+	 * ages in whole seconds, a flood's half-open flows all tie; stopping at
+	 * the window's end took the window's first flow each time, and a lap
+	 * of a host's 256 flows was four windows, so a new flow was taken four
+	 * flood frames after it was made, before a handshake could finish.
+	 */
+	gEvictHand = (uint32_t)(best - napt_t.flows) + 1 == napt_t.capacity ? 0 : (uint32_t)(best - napt_t.flows) + 1;
 	if (best_class == 0)
 		napt_t.stats.expired++;
 	else
