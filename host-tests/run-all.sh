@@ -3,7 +3,8 @@
 # tests, end-to-end tests in network namespaces and the short hostile run,
 # one file at a time (the end-to-end tests share the bench namespaces).
 # `run-all.sh hostile` (npm run hostile) runs only the hostile run, longer:
-# HOSTILE_SECONDS per attack and HOSTILE_CUTS power cuts, unless set.
+# HOSTILE_SECONDS per attack, HOSTILE_CUTS power cuts and HOSTILE_RATE SYN
+# frames a second, unless set.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -13,7 +14,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 files=(host-tests/*.test.mjs host-tests/e2e/*.test.mjs host-tests/hostile/*.test.mjs)
 if [ "${1:-}" = hostile ]; then
-  export HOSTILE_SECONDS=${HOSTILE_SECONDS:-120} HOSTILE_CUTS=${HOSTILE_CUTS:-30}
+  export HOSTILE_SECONDS=${HOSTILE_SECONDS:-120} HOSTILE_CUTS=${HOSTILE_CUTS:-30} HOSTILE_RATE=${HOSTILE_RATE:-5000}
   files=(host-tests/hostile/*.test.mjs)
 elif [ -n "${1:-}" ]; then
   echo "usage: run-all.sh [hostile]" >&2
