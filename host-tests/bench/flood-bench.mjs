@@ -24,7 +24,7 @@ import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { startBench, sleep, FAR_HOST, FAR_ALT, LAN_HOST, SIM, TOP } from "../lib/bench.mjs";
 import { tcpServer } from "../lib/tcp-peers.mjs";
-import { startFlood, timeConnections, summarize, LAN_OTHER, LAN_FLOODER, FLOODER_MAC, SPOOFED_NET } from "../lib/flood.mjs";
+import { startFlood, timeConnections, summarize, LAN_OTHER, LAN_FLOODER, LAN_SPOOFED, FLOODER_MAC, SPOOFED_NET } from "../lib/flood.mjs";
 
 const CONNS = Number(process.env.FLOOD_BENCH_CONNS ?? 50);
 const RATES = (process.env.FLOOD_BENCH_RATES ?? "0 1000 5000").split(/\s+/).filter(Boolean).map(Number);
@@ -35,9 +35,6 @@ const MAX_FAILURES = 5;
 // The flood runs this long before the first connection: the table is full by then.
 const WARMUP = Number(process.env.FLOOD_BENCH_WARMUP ?? 3);
 const GAP = 0.1;
-
-// 62 LAN sources nobody has (no ARP answers), each with a share of its own.
-const LAN_SPOOFED = "192.168.4.64/26";
 
 const CASES = [
 	{ name: "lan-kernel-listening", side: "lan", flooder: "kernel", port: 9000 },

@@ -9,6 +9,9 @@
 //     with a SYN-ACK: the case that filled the old router's table with
 //     flows it took for established (every new connection failed); once
 //     from 192.168.4.2 itself to a closed port, far answering RST.
+//     And from 62 LAN addresses nobody has (192.168.4.64/26): far's
+//     SYN-ACKs to them made the router ARP for each, and the unanswered
+//     requests took lwIP's ARP table and queue from the real hosts.
 //     Another LAN host, 192.168.4.3, connects to far meanwhile.
 //   - From the Internet: spoofed sources (203.0.113.64/26) flood a
 //     forwarded port whose LAN server answers every SYN; far connects
@@ -22,7 +25,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startBench, sleep, FAR_HOST, FAR_ALT, LAN_HOST } from "../lib/bench.mjs";
 import { echoClient, echoServer, tcpServer } from "../lib/tcp-peers.mjs";
-import { startFlood, timeConnections, summarize, formatSummary, LAN_OTHER, LAN_FLOODER, FLOODER_MAC, SPOOFED_NET } from "../lib/flood.mjs";
+import { startFlood, timeConnections, summarize, formatSummary, LAN_OTHER, LAN_FLOODER, LAN_SPOOFED, FLOODER_MAC, SPOOFED_NET } from "../lib/flood.mjs";
 
 const SECONDS = Number(process.env.HOSTILE_SECONDS ?? 4);
 const RATE = Number(process.env.HOSTILE_RATE ?? 1000);
@@ -119,6 +122,11 @@ test("a LAN host's SYN flood that nothing resets (far answering SYN-ACK): anothe
 test("a LAN host's SYN flood to a closed port (far answering RST): another host's new connections get through", async () => {
 	const conns = await during({ ns: "lan", iface: "rtr-lan", dstMac: macs.lan, src: LAN_HOST, dst: FAR_ALT, dport: 9001 }, connectOut);
 	assertWithin(conns, `${LAN_OTHER} -> far during a LAN flood at ${RATE}/s`);
+});
+
+test("a LAN SYN flood from 62 addresses nobody has (the router's ARP for them unanswered): another host's new connections get through", async () => {
+	const conns = await during({ ns: "lan", iface: "rtr-lan", dstMac: macs.lan, src: LAN_SPOOFED, srcMac: FLOODER_MAC, dst: FAR_ALT, dport: 9000 }, connectOut);
+	assertWithin(conns, `${LAN_OTHER} -> far during a spoofed LAN flood at ${RATE}/s`);
 });
 
 test("a spoofed SYN flood through a forward: far's connections through it and the LAN's out get through", async () => {

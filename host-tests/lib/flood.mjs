@@ -12,6 +12,8 @@ export const LAN_OTHER = "192.168.4.3";
 // A LAN address no interface has: the ARP-answering flooder's own.
 export const LAN_FLOODER = "192.168.4.66";
 export const FLOODER_MAC = "02:00:00:00:04:42";
+// Spoofed LAN sources: 62 addresses no host has, so nothing answers the router's ARP for them.
+export const LAN_SPOOFED = "192.168.4.64/26";
 // Spoofed Internet sources: the far range past far's own three addresses.
 export const SPOOFED_NET = "203.0.113.64/26";
 

@@ -20,6 +20,7 @@
 #include "ports.h"
 #include "router_hooks.h"
 
+#include "lwip/etharp.h"
 #include "lwip/init.h"
 #include "lwip/ip4.h"
 #include "lwip/memp.h"
@@ -888,6 +889,83 @@ static uint16_t gSipExt;       /* the phone's external SIP port */
 static long gAudioExt;          /* the external port its INVITE's audio got */
 
 /* LAN -> WAN: an INVITE with audio and video leaves with the WAN address, its media ports pinholes. */
+/*
+ * An Ethernet LAN: a translated packet to an address ARP has never resolved
+ * may start only a few resolutions a second (4 at once, 2 a second after);
+ * once the address answers ARP it is never held back again.
+ */
+static void test_unresolved(void)
+{
+	const uint32_t host = A(192, 168, 4, 77);
+	static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0x4d, 0x77 };
+	struct napt_forward f;
+	struct napt_stats before, after;
+	uint8_t arp[28];
+	struct pbuf *q;
+	int passed = 0;
+	cap_clear();
+	memset(&f, 0, sizeof(f));
+	f.proto = T_UDP;
+	f.ext_port = f.ext_end = 7777;
+	f.in_port = 7777;
+	f.in_addr = host;
+	CHECK(napt_forward_add(&f) == NAPT_FORWARD_OK);
+	lan_if.flags |= NETIF_FLAG_ETHARP;
+	lan_if.hwaddr_len = 6;
+	napt_get_stats(&before);
+	for (int i = 0; i < 10; i++) {
+		struct pk p = mk_udp(R1, (uint16_t)(40000 + i), WAN, 7777);
+		cap_clear();
+		inject(&wan_if, p.b, p.n);
+		passed += count_on(&lan_if);
+		pk_free(&p);
+	}
+	napt_get_stats(&after);
+	CHECK(passed == 4);
+	CHECK(after.dropped[NAPT_DROP_UNRESOLVED] - before.dropped[NAPT_DROP_UNRESOLVED] == 6);
+
+	/* The host answers the router's ARP: an entry, and from then on everything passes. */
+	memset(arp, 0, sizeof(arp));
+	arp[1] = 1;                  /* Ethernet */
+	arp[2] = 0x08;               /* IPv4 */
+	arp[4] = 6;
+	arp[5] = 4;
+	arp[7] = 2;                  /* reply */
+	memcpy(arp + 8, mac, 6);
+	memcpy(arp + 14, &host, 4);
+	memcpy(arp + 18, lan_if.hwaddr, 6);
+	memcpy(arp + 24, &lan_if.ip_addr, 4);
+	q = pbuf_alloc(PBUF_RAW, sizeof(arp), PBUF_POOL);
+	CHECK(q != NULL);
+	if (q) {
+		pbuf_take(q, arp, sizeof(arp));
+		etharp_input(q, &lan_if);
+	}
+	passed = 0;
+	for (int i = 0; i < 10; i++) {
+		struct pk p = mk_udp(R1, (uint16_t)(41000 + i), WAN, 7777);
+		cap_clear();
+		inject(&wan_if, p.b, p.n);
+		passed += count_on(&lan_if);
+		pk_free(&p);
+	}
+	CHECK(passed == 10);
+	/* Its entry gone (it times out, or is pushed out): still not held back. */
+	etharp_cleanup_netif(&lan_if);
+	passed = 0;
+	for (int i = 0; i < 10; i++) {
+		struct pk p = mk_udp(R1, (uint16_t)(42000 + i), WAN, 7777);
+		cap_clear();
+		inject(&wan_if, p.b, p.n);
+		passed += count_on(&lan_if);
+		pk_free(&p);
+	}
+	CHECK(passed == 10);
+	lan_if.flags &= (u8_t)~NETIF_FLAG_ETHARP;
+	CHECK(napt_forward_remove(T_UDP, 7777) == NAPT_FORWARD_OK);
+	cap_clear();
+}
+
 static void test_sip_invite_out(void)
 {
 	char text[2048];
@@ -1390,6 +1468,7 @@ int main(void)
 	test_sip_tcp();
 	check_no_leak("sip tcp");
 	test_sip_off();
+	test_unresolved();
 	check_no_leak("sip off");
 	advance(5000);
 	CHECK(napt_lwip_now() >= 26);

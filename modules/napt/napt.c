@@ -51,6 +51,7 @@ static const char *const gDropKeys[NAPT_DROP_COUNT] = {
 	[NAPT_DROP_UNSUPPORTED] = "unsupported",
 	[NAPT_DROP_MARTIAN] = "martian",
 	[NAPT_DROP_HOST_SHARE] = "hostShare",
+	[NAPT_DROP_UNRESOLVED] = "unresolved",
 };
 
 static const char *const gForwardResults[] = {

@@ -71,6 +71,7 @@ enum napt_drop {
 	NAPT_DROP_UNSUPPORTED,     /* outbound protocol NAPT cannot translate (not TCP, UDP, ICMP) */
 	NAPT_DROP_MARTIAN,         /* inbound from an impossible source (RFC 1812 5.3.7): 0/8, 127/8, 224/3, the LAN's subnet */
 	NAPT_DROP_HOST_SHARE,      /* the LAN host (or the forward's target) holds its share and none of it is evictable */
+	NAPT_DROP_UNRESOLVED,      /* to a LAN address never resolved by ARP, past the rate of such resolutions (napt_lwip.c) */
 	NAPT_DROP_COUNT
 };
 
@@ -109,6 +110,9 @@ int napt_init(const struct napt_config *config, void *memory);
 int napt_set_filtering(enum napt_filtering filtering);
 int napt_set_timeout(enum napt_timeout which, uint32_t seconds);
 int napt_set_host_share(uint32_t flows);
+
+/* Count a packet the glue (napt_lwip.c) dropped after translation. */
+void napt_count_drop(enum napt_drop why);
 const struct napt_config *napt_config(void);
 
 /*

@@ -44,6 +44,7 @@ export interface Drops {
 	unsupported: number;
 	martian: number;
 	hostShare: number;
+	unresolved: number;
 }
 
 export interface Stats {

@@ -10,6 +10,7 @@
 #include "napt_lwip.h"
 #include "ports.h"
 
+#include "lwip/etharp.h"
 #include "lwip/icmp.h"
 #include "lwip/inet_chksum.h"
 #include "lwip/ip4.h"
@@ -35,6 +36,23 @@ static uint32_t gSeconds;
 static uint32_t gLastMs;
 static uint32_t gWanAddr, gLanAddr, gLanMask;
 static const struct napt_alg *gAlg;
+
+/*
+ * Addresses on the LAN that ARP has ever resolved, by their last octet (a
+ * /24, as the per-host shares count them), and the budget for resolving the
+ * others. A LAN host can send from addresses nobody has; every answer from
+ * far to one of them makes lwIP ARP for it, and those unanswered requests
+ * (each holding a table entry and a queued packet for seconds) pushed the
+ * real hosts out of the ARP table and its queue: nothing could connect.
+ * So a translated packet to an address never resolved may start at most
+ * UNRESOLVED_PER_SECOND resolutions a second (UNRESOLVED_BURST at once); a
+ * host that once answered ARP is never held back. Real hosts ARP for the
+ * router before they talk, which resolves them already.
+ */
+#define UNRESOLVED_PER_SECOND 2u
+#define UNRESOLVED_BURST 4u
+static uint8_t gResolved[256 / 8];
+static uint32_t gUnresolvedTokens = UNRESOLVED_BURST, gUnresolvedAt;
 
 /*
  * Whether a pcb takes packets sent to the WAN address: bound to it or to
@@ -209,6 +227,31 @@ static void icmp_error_to_sender(struct pbuf *p, uint8_t type, uint8_t code, uin
 	pbuf_free(q);
 }
 
+/* Whether a packet to LAN address `dst` (network order bytes) may go to ARP now. */
+static int lan_resolvable(struct netif *lan, const uint8_t *dst)
+{
+	uint8_t host = dst[3], bit = (uint8_t)(1u << (host & 7u));
+	ip4_addr_t addr;
+	struct eth_addr *eth;
+	const ip4_addr_t *found;
+	if ((gResolved[host >> 3] & bit) || !(lan->flags & NETIF_FLAG_ETHARP))
+		return 1;
+	memcpy(&addr.addr, dst, 4);
+	if (etharp_find_addr(lan, &addr, &eth, &found) >= 0) {
+		gResolved[host >> 3] |= bit;
+		return 1;
+	}
+	if (gSeconds != gUnresolvedAt) {
+		uint32_t refill = (gSeconds - gUnresolvedAt) * UNRESOLVED_PER_SECOND;
+		gUnresolvedTokens = refill >= UNRESOLVED_BURST - gUnresolvedTokens ? UNRESOLVED_BURST : gUnresolvedTokens + refill;
+		gUnresolvedAt = gSeconds;
+	}
+	if (!gUnresolvedTokens)
+		return 0;
+	gUnresolvedTokens--;
+	return 1;
+}
+
 static int is_icmp_error(const uint8_t *ip, uint16_t ihl, uint16_t len)
 {
 	uint8_t type;
@@ -320,6 +363,11 @@ int napt_lwip_input(struct pbuf *p, struct netif *inp)
 		}
 		else
 			icmp_error_to_sender(p, ICMP_DUR, ICMP_DUR_FRAG, out->mtu);
+		pbuf_free(p);
+		return 1;
+	}
+	if (out == lan && !lan_resolvable(lan, ip + 16)) {
+		napt_count_drop(NAPT_DROP_UNRESOLVED);
 		pbuf_free(p);
 		return 1;
 	}

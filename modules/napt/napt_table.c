@@ -136,6 +136,12 @@ int napt_set_timeout(enum napt_timeout which, uint32_t seconds)
 	return 0;
 }
 
+void napt_count_drop(enum napt_drop why)
+{
+	if (why < NAPT_DROP_COUNT)
+		napt_t.stats.dropped[why]++;
+}
+
 int napt_set_host_share(uint32_t flows)
 {
 	if (flows < 1 || flows > napt_t.capacity)

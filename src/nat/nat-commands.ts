@@ -97,7 +97,7 @@ function showNatSummary(router: Router, print: Print): void {
 	print(`nat: ${s.inUse.tcp + s.inUse.udp + s.inUse.icmp} flows in use of ${s.capacity} (tcp ${s.inUse.tcp}, udp ${s.inUse.udp}, icmp ${s.inUse.icmp}), peak ${s.peak}; filtering ${FILTERING_NAMES[s.filtering]}`);
 	print(`timeouts: udp ${t.udp}s tcp ${t.tcp}s tcp-transitory ${t.tcpTransitory}s icmp ${t.icmp}s`);
 	print(`created ${s.created} expired ${s.expired} evicted ${s.evicted}; translated out ${s.translated.out} in ${s.translated.in}; hairpinned ${s.hairpinned}; icmp errors ${s.icmpErrors}; passed ${s.passed}`);
-	print(`dropped: malformed ${d.malformed} checksum ${d.checksum} unsolicited ${d.unsolicited} filtered ${d.filtered} table-full ${d.tableFull} no-port ${d.noPort} not-syn ${d.notSyn} icmp-error ${d.icmpError} unsupported ${d.unsupported} martian ${d.martian} host-share ${d.hostShare}`);
+	print(`dropped: malformed ${d.malformed} checksum ${d.checksum} unsolicited ${d.unsolicited} filtered ${d.filtered} table-full ${d.tableFull} no-port ${d.noPort} not-syn ${d.notSyn} icmp-error ${d.icmpError} unsupported ${d.unsupported} martian ${d.martian} host-share ${d.hostShare} unresolved ${d.unresolved}`);
 	print(`udp: at most ${s.unansweredPerMapping} unanswered inbound flows per mapping; unanswered-reused ${s.unansweredReused}`);
 	print(`host share: ${s.hostShare} flows per LAN host, and ${s.hostShare} made by forwards and the DMZ to each`);
 	print(`memory: ${s.bytesPerFlow} bytes per flow`);
