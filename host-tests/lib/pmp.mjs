@@ -124,12 +124,16 @@ export function pcpMap({ nonce, proto = "tcp", internalPort, suggestedPort = 0, 
 export function pcpAnswer(b) {
 	assert.ok(b && b.length >= 24, `a PCP answer: ${b?.toString("hex")}`);
 	const a = { version: b[0], r: b[1] >> 7, op: b[1] & 0x7f, result: b[3], lifetime: b.readUInt32BE(4), epoch: b.readUInt32BE(8), length: b.length };
-	if (a.op === 1 && b.length >= 60) {
+	if ((a.op === 1 && b.length >= 60) || (a.op === 2 && b.length >= 80)) {
 		a.nonce = b.subarray(24, 36).toString("hex");
 		a.protocol = b[36];
 		a.internalPort = b.readUInt16BE(40);
 		a.externalPort = b.readUInt16BE(42);
 		a.externalAddress = unmapped(b, 44);
+	}
+	if (a.op === 2 && b.length >= 80) {
+		a.remotePort = b.readUInt16BE(60);
+		a.remoteAddress = unmapped(b, 64);
 	}
 	return a;
 }
@@ -141,8 +145,9 @@ export async function pmpState(bench) {
 	const text = await router(bench, "show natpmp");
 	const head = /^natpmp: (on|off), pcp: (on|off), (?:listening on (\S+), epoch (\d+)s|not running)$/m.exec(text);
 	assert.ok(head, text);
-	const mappings = [...text.matchAll(/^ {2}(tcp|udp) (\d+) -> ([\d.]+):(\d+) lease (\d+)s (natpmp|pcp nonce ([0-9a-f]{24}))$/gm)].map((m) => ({
-		proto: m[1], externalPort: Number(m[2]), address: m[3], port: Number(m[4]), lease: Number(m[5]), via: m[6].startsWith("pcp") ? "pcp" : "natpmp", nonce: m[7],
+	const mappings = [...text.matchAll(/^ {2}(tcp|udp) (\d+) -> ([\d.]+):(\d+) lease (\d+)s (natpmp|pcp (peer )?nonce ([0-9a-f]{24})(?: remote ([\d.]+))?)$/gm)].map((m) => ({
+		proto: m[1], externalPort: Number(m[2]), address: m[3], port: Number(m[4]), lease: Number(m[5]),
+		via: m[7] ? "peer" : m[6].startsWith("pcp") ? "pcp" : "natpmp", nonce: m[8], remote: m[9] ?? "",
 	}));
 	const c = /^counters: natpmp (\d+), pcp (\d+), answered (\d+), dropped (\d+), rate limited (\d+); mapped (\d+), deleted (\d+), refused (\d+), no resources (\d+); announcements (\d+)$/m.exec(text);
 	assert.ok(c, text);

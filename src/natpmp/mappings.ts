@@ -13,18 +13,32 @@ import type { UpnpRule } from "upnp/upnp-config";
 
 export const PMP_DESCRIPTION = "NAT-PMP";
 export const PCP_PREFIX = "PCP ";
+/* A PEER's forward: the flow's external port kept for its one remote peer. */
+export const PEER_PREFIX = "PCP PEER ";
 
 export function ours(f: Forward): boolean {
 	return f.origin === "upnp" && (f.description === PMP_DESCRIPTION || f.description.startsWith(PCP_PREFIX));
 }
 
-/* The NAT-PMP or PCP mapping of this host, protocol and internal port. */
+/* The NAT-PMP or PCP MAP mapping (no remote peer) of this host, protocol and internal port. */
 export function clientMapping(client: string, proto: ForwardProto, internalPort: number): Forward | undefined {
 	for (let i = 0, n = Mappings.count(); i < n; i++) {
 		const f = Mappings.at(i);
 		if (!f)
 			break;
-		if (f.address === client && f.proto === proto && f.port === internalPort && ours(f))
+		if (f.address === client && f.proto === proto && f.port === internalPort && ours(f) && !f.description.startsWith(PEER_PREFIX))
+			return f;
+	}
+	return undefined;
+}
+
+/* The PEER forward of this host's internal port for this remote peer. */
+export function peerMapping(client: string, proto: ForwardProto, internalPort: number, remote: string): Forward | undefined {
+	for (let i = 0, n = Mappings.count(); i < n; i++) {
+		const f = Mappings.at(i);
+		if (!f)
+			break;
+		if (f.address === client && f.proto === proto && f.port === internalPort && f.remote === remote && f.description.startsWith(PEER_PREFIX))
 			return f;
 	}
 	return undefined;

@@ -76,8 +76,12 @@ export function showNatpmp(args: string[], router: Router, print: Print): void {
 	const mine = held.reduce((a, b) => a + b, 0);
 	print(`mappings: ${mine} (of ${count} UPnP, limit ${router.running.upnp.limits.mappings}; ${PER_CLIENT_MAPPINGS} per client)`);
 	router.nat.eachForward("upnp", (f) => {
-		if (Pmp.ours(f))
-			print(`  ${f.proto} ${f.externalPort} -> ${f.address}:${f.port} lease ${f.leaseLeft}s ${f.description.startsWith(Pmp.PCP_PREFIX) ? `pcp nonce ${f.description.slice(Pmp.PCP_PREFIX.length)}` : "natpmp"}`);
+		if (!Pmp.ours(f))
+			return;
+		const via = f.description.startsWith(Pmp.PEER_PREFIX) ? `pcp peer nonce ${f.description.slice(Pmp.PEER_PREFIX.length)} remote ${f.remote}`
+			: f.description.startsWith(Pmp.PCP_PREFIX) ? `pcp nonce ${f.description.slice(Pmp.PCP_PREFIX.length)}${f.remote ? ` remote ${f.remote}` : ""}`
+				: "natpmp";
+		print(`  ${f.proto} ${f.externalPort} -> ${f.address}:${f.port} lease ${f.leaseLeft}s ${via}`);
 	});
 	print(`clients: ${clients.length}`);
 	clients.forEach((client, i) => { print(`  ${client} ${held[i]} mappings`); });

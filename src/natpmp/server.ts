@@ -12,7 +12,8 @@
 import Net from "net";
 import Platform from "platform";
 import Timer from "timer";
-import type { ForwardProto } from "napt";
+import Napt from "napt";
+import type { Flow, ForwardProto } from "napt";
 import { PortUdp } from "net/port-udp";
 import type { Datagram, PortUdpSocket } from "net/port-udp";
 import { parseAddress } from "net/ipv4";
@@ -325,7 +326,7 @@ export class PmpServer {
 	 * the description the existing mapping must carry when it is PCP's.
 	 */
 	#map(client: string, proto: ForwardProto, internalPort: number, suggested: number, lifetime: number, description: string,
-		preferFailure: boolean, nonceMustMatch: string | undefined):
+		preferFailure: boolean, nonceMustMatch: string | undefined, remote = ""):
 		{ result: "ok"; port: number } | { result: "refused" | "full" | "cannot" | "nonce" } {
 		const ctx = this.#router.upnp.context;
 		const existing = Pmp.clientMapping(client, proto, internalPort);
@@ -347,7 +348,7 @@ export class PmpServer {
 				return { result: "cannot" };
 			port = chosen.port;
 		}
-		const added = Mappings.add(ctx, { proto, externalPort: port, address: client, port: internalPort, remote: "", owner: client, lease: lifetime, description });
+		const added = Mappings.add(ctx, { proto, externalPort: port, address: client, port: internalPort, remote, owner: client, lease: lifetime, description });
 		if (!added.ok)
 			return { result: added.code === 728 || added.code === 718 ? "full" : "cannot" };
 		if (added.created)
@@ -382,6 +383,8 @@ export class PmpServer {
 		}
 		case W.PCP_OP_MAP:
 			return this.#pcpMap(b, r.lifetime, source, error);
+		case W.PCP_OP_PEER:
+			return this.#pcpPeer(b, r.lifetime, source, error);
 		default:
 			return error(W.PCP_UNSUPP_OPCODE);
 		}
@@ -405,6 +408,8 @@ export class PmpServer {
 				return error(W.PCP_NOT_AUTHORIZED);
 			client = opts.thirdParty;
 		}
+		if (opts.filters > 1)
+			return error(W.PCP_EXCESSIVE_REMOTE_PEERS);
 		const proto: ForwardProto = m.protocol === W.IPPROTO_TCP ? "tcp" : "udp";
 		const description = `${Pmp.PCP_PREFIX}${W.hex(m.nonce)}`;
 		const external = this.#externalAddress();
@@ -419,7 +424,7 @@ export class PmpServer {
 		if (opts.preferFailure && m.suggestedAddress !== "" && m.suggestedAddress !== external)
 			return error(W.PCP_CANNOT_PROVIDE_EXTERNAL);
 		const lifetime = clampLifetime(requested);
-		const outcome = this.#map(client, proto, m.internalPort, m.suggestedPort, lifetime, description, opts.preferFailure, description);
+		const outcome = this.#map(client, proto, m.internalPort, m.suggestedPort, lifetime, description, opts.preferFailure, description, opts.filter);
 		switch (outcome.result) {
 		case "ok": return W.pcpAnswer(b, W.PCP_SUCCESS, lifetime, this.epoch(), { port: outcome.port, address: external });
 		case "nonce":
@@ -428,4 +433,75 @@ export class PmpServer {
 		default: return error(W.PCP_NO_RESOURCES);
 		}
 	}
+
+	/*
+	 * PEER for a flow the host already has: its external port is kept for
+	 * that one remote peer, as a forward restricted to it, for the lifetime
+	 * asked (the flow itself may idle out meanwhile; the forward is then
+	 * what a renewal or deletion finds). A host with no such flow gets
+	 * CANNOT_PROVIDE_EXTERNAL: PEER makes no new mappings here.
+	 */
+	#pcpPeer(b: Uint8Array, requested: number, source: string, error: (code: number) => Uint8Array): Uint8Array {
+		if (b.length < W.PCP_HEADER + W.PCP_PEER_BODY)
+			return error(W.PCP_MALFORMED_REQUEST);
+		const m = W.pcpPeerBody(b);
+		const opts = W.pcpOptions(b, W.PCP_HEADER + W.PCP_PEER_BODY, W.PCP_OP_PEER);
+		if (opts.problem !== W.PCP_SUCCESS)
+			return error(opts.problem);
+		if (m.protocol !== W.IPPROTO_TCP && m.protocol !== W.IPPROTO_UDP)
+			return error(W.PCP_UNSUPP_PROTOCOL);
+		if (m.internalPort === 0 || m.remotePort === 0 || !m.remoteAddress || m.suggestedAddress === undefined)
+			return error(W.PCP_MALFORMED_REQUEST);
+		const ctx = this.#router.upnp.context;
+		let client = source;
+		if (opts.thirdParty !== undefined) {
+			if (!onLan(ctx, opts.thirdParty) || !secureAllows(ctx, source, opts.thirdParty))
+				return error(W.PCP_NOT_AUTHORIZED);
+			client = opts.thirdParty;
+		}
+		const proto: ForwardProto = m.protocol === W.IPPROTO_TCP ? "tcp" : "udp";
+		const description = `${Pmp.PEER_PREFIX}${W.hex(m.nonce)}`;
+		const external = this.#externalAddress();
+		// The flow, or the PEER forward that has kept its port since the flow idled out.
+		const kept = Pmp.peerMapping(client, proto, m.internalPort, m.remoteAddress);
+		const flow = kept ? undefined : findFlow(proto, client, m.internalPort, m.remoteAddress, m.remotePort);
+		const port = kept?.externalPort ?? flow?.externalPort ?? 0;
+		const held = port ? Mappings.holder(proto, port) : undefined;
+		if (held && held.address === client && held.port === m.internalPort && held.description.startsWith(Pmp.PEER_PREFIX) && held.description !== description)
+			return error(W.PCP_NOT_AUTHORIZED);   // another PEER's nonce
+		if (requested === 0) {
+			if (held && held.description === description && Mappings.remove(held.proto, held.externalPort))
+				this.counters.deleted++;
+			return W.pcpAnswer(b, W.PCP_SUCCESS, 0, this.epoch());
+		}
+		if (!port)
+			return error(W.PCP_CANNOT_PROVIDE_EXTERNAL);
+		const lifetime = clampLifetime(requested);
+		if (held && (held.address !== client || held.port !== m.internalPort))
+			return error(W.PCP_CANNOT_PROVIDE_EXTERNAL);
+		if (held && !held.description.startsWith(Pmp.PEER_PREFIX)) {
+			// A mapping of the same endpoint (MAP, UPnP, static) keeps the port already.
+			const left = held.leaseLeft || lifetime;
+			return W.pcpAnswer(b, W.PCP_SUCCESS, Math.min(left, lifetime), this.epoch(), { port, address: external });
+		}
+		if (!held && (Pmp.clientCount(client) >= PER_CLIENT_MAPPINGS || Mappings.count() >= ctx.config().limits.mappings))
+			return error(W.PCP_NO_RESOURCES);
+		const added = Mappings.add(ctx, { proto, externalPort: port, address: client, port: m.internalPort, remote: m.remoteAddress, owner: client, lease: lifetime, description });
+		if (!added.ok)
+			return error(W.PCP_NO_RESOURCES);
+		if (added.created)
+			this.counters.mapped++;
+		return W.pcpAnswer(b, W.PCP_SUCCESS, lifetime, this.epoch(), { port, address: external });
+	}
+}
+
+/* The live flow of this inside endpoint to this remote one: a walk of the flow table, bounded by the flows in use. */
+function findFlow(proto: ForwardProto, inside: string, insidePort: number, remote: string, remotePort: number): Flow | undefined {
+	const stats = Napt.stats();
+	let found: Flow | undefined;
+	Napt.eachFlow(stats.inUse.tcp + stats.inUse.udp + stats.inUse.icmp, (f) => {
+		if (!found && f.proto === proto && f.inside === inside && f.insidePort === insidePort && f.remote === remote && f.remotePort === remotePort)
+			found = f;
+	});
+	return found;
 }

@@ -176,6 +176,9 @@ export interface PcpOptions {
 	/* the THIRD_PARTY address: undefined when absent */
 	thirdParty: string | undefined;
 	preferFailure: boolean;
+	/* FILTER (MAP only): the one remote host allowed ("" none); a forward holds one */
+	filter: string;
+	filters: number;
 	/* a PCP result code for the first bad option, else PCP_SUCCESS */
 	problem: number;
 }
@@ -185,7 +188,7 @@ export interface PcpOptions {
  * a reserved byte, a 16-bit length and that many bytes padded to four.
  */
 export function pcpOptions(b: Uint8Array, at: number, op: number): PcpOptions {
-	const out: PcpOptions = { thirdParty: undefined, preferFailure: false, problem: PCP_SUCCESS };
+	const out: PcpOptions = { thirdParty: undefined, preferFailure: false, filter: "", filters: 0, problem: PCP_SUCCESS };
 	// Each option takes at least 4 bytes, so this ends within (length / 4) turns.
 	while (at + 4 <= b.length) {
 		const code = b[at], length = u16(b, at + 2);
@@ -209,8 +212,24 @@ export function pcpOptions(b: Uint8Array, at: number, op: number): PcpOptions {
 			}
 			out.preferFailure = true;
 		}
+		else if (code === PCP_OPT_FILTER) {
+			// reserved, prefix length, remote port, remote address (RFC 6887 13.3)
+			const prefix = b[at + 5], port = u16(b, at + 6);
+			const address = length === 20 ? pcpAddress(b, at + 8) : undefined;
+			if (op !== PCP_OP_MAP || address === undefined || prefix > 128 || (prefix !== 0 && prefix < 96)) {
+				out.problem = PCP_MALFORMED_OPTION;
+				return out;
+			}
+			if (prefix !== 128 || port !== 0 || address === "") {
+				// A forward admits one whole remote host, no port or prefix.
+				out.problem = PCP_UNSUPP_OPTION;
+				return out;
+			}
+			out.filters++;
+			out.filter = address;
+		}
 		else if (code < 128) {
-			// FILTER and anything else we must understand and do not.
+			// Anything else we must understand and do not.
 			out.problem = PCP_UNSUPP_OPTION;
 			return out;
 		}
@@ -250,6 +269,18 @@ export function pcpMapBody(b: Uint8Array): PcpMapBody {
 		suggestedPort: u16(b, at + 18),
 		suggestedAddress: pcpAddress(b, at + 20),
 	};
+}
+
+/* PEER: MAP's fields, then the remote peer's port and address. */
+export interface PcpPeerBody extends PcpMapBody {
+	remotePort: number;
+	/* "" for zero, undefined for IPv6 */
+	remoteAddress: string | undefined;
+}
+
+export function pcpPeerBody(b: Uint8Array): PcpPeerBody {
+	const at = PCP_HEADER;
+	return { ...pcpMapBody(b), remotePort: u16(b, at + 36), remoteAddress: pcpAddress(b, at + 40) };
 }
 
 /*
