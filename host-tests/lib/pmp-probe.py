@@ -9,6 +9,10 @@ socket (the messages themselves are built and read by the tests).
   pmp-probe.py listen SECONDS
       on 0.0.0.0:5350 joined to 224.0.0.1: "ready", then one JSON line per
       datagram heard within SECONDS: {"from": "A:P", "data": HEX}
+  pmp-probe.py rate SRC DST SECONDS HEX...
+      closed loop for SECONDS: each HEX in turn from SRC, the next once the
+      answer came (or after 0.5 s without one):
+      {"sent": N, "answered": M, "seconds": S}
   pmp-probe.py flood SRC DST COUNT HEX
       COUNT copies of HEX from SRC to DST:5351 as fast as they go; the
       answers are counted, not waited for beyond a second: {"sent": N, "answers": M}
@@ -91,12 +95,29 @@ def flood(src, dst, count, h):
     print(json.dumps({"sent": count, "answers": answers}), flush=True)
 
 
+def rate(src, dst, seconds, datagrams):
+    s = sock(src)
+    sent = answered = 0
+    start = time.time()
+    deadline = start + seconds
+    while time.time() < deadline:
+        s.sendto(datagrams[sent % len(datagrams)], (dst, 5351))
+        sent += 1
+        r, _, _ = select.select([s], [], [], 0.5)
+        if r:
+            s.recvfrom(2048)
+            answered += 1
+    print(json.dumps({"sent": sent, "answered": answered, "seconds": time.time() - start}), flush=True)
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "send":
         send(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5:])
     elif cmd == "listen":
         listen(float(sys.argv[2]))
+    elif cmd == "rate":
+        rate(sys.argv[2], sys.argv[3], float(sys.argv[4]), [bytes.fromhex(h) for h in sys.argv[5:]])
     elif cmd == "flood":
         flood(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
     else:
