@@ -163,6 +163,8 @@ export class Router {
 	}
 
 	portChanged(role: Role): void {
+		if (role === "wan")
+			this.pmp.wanChanged();
 		// The address text does not change when only the link does; that is news too.
 		const link = this.status(role).link;
 		if (link !== this.#link[role]) {

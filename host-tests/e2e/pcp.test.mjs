@@ -159,9 +159,12 @@ test("result codes: UNSUPP_VERSION, MALFORMED_REQUEST, UNSUPP_OPCODE, ADDRESS_MI
 	const n = nonce();
 	const echoed = await pcp(pcpMap({ nonce: n, internalPort: 22 }));
 	assert.equal(echoed.nonce, n.toString("hex"));
-	// Dropped, not answered: one byte, an answer (R set), longer than 1100 bytes.
-	const dropped = await exchange(bench, [Buffer.from([2]), Buffer.concat([Buffer.from([2, 0x81]), Buffer.alloc(22)]), Buffer.alloc(1104, 2)], { wait: 1 });
-	assert.deepEqual(dropped, [null, null, null]);
+	// Longer than 1100 bytes: MALFORMED_REQUEST, with no more than the header and MAP body back.
+	const long = await one(bench, Buffer.concat([pcpMap({ nonce: nonce(), internalPort: 44400 }), Buffer.alloc(1044)]));
+	assert.deepEqual([pcpAnswer(long).result, long.length], [PCP.MALFORMED_REQUEST, 60]);
+	// Dropped, not answered: one byte, an answer (R set).
+	const dropped = await exchange(bench, [Buffer.from([2]), Buffer.concat([Buffer.from([2, 0x81]), Buffer.alloc(22)])], { wait: 1 });
+	assert.deepEqual(dropped, [null, null]);
 });
 
 test("NO_RESOURCES: a host's sixteenth mapping is its last", async () => {

@@ -59,7 +59,6 @@ export class PmpServer {
 	readonly #router: Router;
 	readonly counters: PmpCounters = newCounters();
 	#socket: PortUdpSocket | undefined;
-	#tick: Timer | undefined;
 	#announceTimer: Timer | undefined;
 	#announceLeft = 0;
 	#announceDelay = 0;
@@ -117,16 +116,12 @@ export class PmpServer {
 		}
 		this.#epochStart = this.#now();
 		this.#external = this.#externalAddress();
-		this.#tick = Timer.repeat(() => { this.#check(); }, 1000);
 		this.#startAnnouncing();
 		return undefined;
 	}
 
 	/* Close the socket and take every NAT-PMP and PCP mapping out of the table. */
 	stop(): void {
-		if (this.#tick !== undefined)
-			Timer.clear(this.#tick);
-		this.#tick = undefined;
 		if (this.#announceTimer !== undefined)
 			Timer.clear(this.#announceTimer);
 		this.#announceTimer = undefined;
@@ -149,7 +144,10 @@ export class PmpServer {
 		return this.start();
 	}
 
-	#check(): void {
+	/* The router's word that the WAN port changed (Net.onChange): announce a new address. */
+	wanChanged(): void {
+		if (!this.running)
+			return;
 		const external = this.#externalAddress();
 		if (external !== this.#external) {
 			this.#external = external;
@@ -242,7 +240,7 @@ export class PmpServer {
 		const { address, port } = datagram;
 		const b = new Uint8Array(datagram);
 		const source = parseAddress(address);
-		if (!source.ok || port === 0 || !onLan(this.#router.upnp.context, address) || b.length < 2 || b.length > W.PCP_MAX) {
+		if (!source.ok || port === 0 || !onLan(this.#router.upnp.context, address) || b.length < 2) {
 			this.counters.dropped++;
 			return;
 		}
@@ -369,7 +367,8 @@ export class PmpServer {
 			const long = code !== W.PCP_NO_RESOURCES && code !== W.PCP_CANNOT_PROVIDE_EXTERNAL && code !== W.PCP_NETWORK_FAILURE;
 			return W.pcpAnswer(b, code, long ? LONG_ERROR : SHORT_ERROR, this.epoch());
 		};
-		if (b.length < W.PCP_HEADER || (b.length & 3) !== 0)
+		// Answered with the header and the opcode's body alone: never more than 80 bytes.
+		if (b.length < W.PCP_HEADER || (b.length & 3) !== 0 || b.length > W.PCP_MAX)
 			return error(W.PCP_MALFORMED_REQUEST);
 		const r = W.pcpRequest(b);
 		if (r.client !== source)
