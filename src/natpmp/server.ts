@@ -65,10 +65,11 @@ export class PmpServer {
 	/* seconds of uptime when the mapping table (our part of it) started */
 	#epochStart = 0;
 	#external = "";
-	/* the request-rate table: host address, the second, requests in it */
-	readonly #rateHost = new Uint32Array(RATE_SLOTS);
-	readonly #rateSecond = new Int32Array(RATE_SLOTS).fill(-1);
-	readonly #rateCount = new Uint16Array(RATE_SLOTS);
+	/*
+	 * The request-rate table, one array: per slot the host's address, the
+	 * second its count is for (-1: free) and the count. Made at start.
+	 */
+	#rate: Int32Array | undefined;
 
 	constructor(router: Router) {
 		this.#router = router;
@@ -114,6 +115,9 @@ export class PmpServer {
 			this.#socket = undefined;
 			return `natpmp: not started (${e instanceof Error ? e.message : String(e)})`;
 		}
+		this.#rate = new Int32Array(3 * RATE_SLOTS);
+		for (let i = 0; i < RATE_SLOTS; i++)
+			this.#rate[3 * i + 1] = -1;
 		this.#epochStart = this.#now();
 		this.#external = this.#externalAddress();
 		this.#startAnnouncing();
@@ -127,6 +131,7 @@ export class PmpServer {
 		this.#announceTimer = undefined;
 		this.#socket?.close();
 		this.#socket = undefined;
+		this.#rate = undefined;
 		Pmp.removeAll(undefined, undefined);
 	}
 
@@ -210,29 +215,32 @@ export class PmpServer {
 
 	/* Within this host's rate: a slot per host, the least recent taken over for a new one. */
 	#withinRate(address: number): boolean {
-		const now = this.#now();
+		const rate = this.#rate;
+		if (!rate)
+			return false;
+		const now = this.#now(), host = address | 0;
 		let slot = -1, oldest = 0;
 		for (let i = 0; i < RATE_SLOTS; i++) {
-			if (this.#rateSecond[i] >= 0 && this.#rateHost[i] === address) {
+			if (rate[3 * i + 1] >= 0 && rate[3 * i] === host) {
 				slot = i;
 				break;
 			}
-			if (this.#rateSecond[i] < this.#rateSecond[oldest])
+			if (rate[3 * i + 1] < rate[3 * oldest + 1])
 				oldest = i;
 		}
 		if (slot < 0) {
 			slot = oldest;
-			this.#rateHost[slot] = address;
-			this.#rateSecond[slot] = now;
-			this.#rateCount[slot] = 0;
+			rate[3 * slot] = host;
+			rate[3 * slot + 1] = now;
+			rate[3 * slot + 2] = 0;
 		}
-		if (this.#rateSecond[slot] !== now) {
-			this.#rateSecond[slot] = now;
-			this.#rateCount[slot] = 0;
+		if (rate[3 * slot + 1] !== now) {
+			rate[3 * slot + 1] = now;
+			rate[3 * slot + 2] = 0;
 		}
-		if (this.#rateCount[slot] >= PER_HOST_RATE)
+		if (rate[3 * slot + 2] >= PER_HOST_RATE)
 			return false;
-		this.#rateCount[slot]++;
+		rate[3 * slot + 2]++;
 		return true;
 	}
 
