@@ -181,7 +181,7 @@ test("a mapping made by UPnP is one NAT-PMP's client cannot take, and UPnP's cli
 	assert.ok(!(await pmpState(bench)).mappings.some((m) => m.externalPort === 41040 && m.proto === "udp"));
 });
 
-test("a host may hold 16 mappings; the 17th is out of resources (4)", async () => {
+test("a host may hold 16 mappings, the 17th out of resources (4); so is one past UPnP's limit in total", async () => {
 	await one(bench, pmpMapRequest("tcp", 0, 0, 0), { source: OTHER_HOST });
 	await one(bench, pmpMapRequest("udp", 0, 0, 0), { source: OTHER_HOST });
 	const requests = [];
@@ -197,6 +197,18 @@ test("a host may hold 16 mappings; the 17th is out of resources (4)", async () =
 	assert.equal(held, 16, JSON.stringify(results));
 	assert.equal(results[16], 4, JSON.stringify(results));
 	await one(bench, pmpMapRequest("tcp", 0, 0, 0), { source: OTHER_HOST });
+	// The cap in total is UPnP's mapping limit: at it, a new mapping is out of resources.
+	assert.equal(pmpAnswer(await one(bench, pmpMapRequest("udp", 43100, 43100, 600), { source: OTHER_HOST })).result, 0);
+	const total = (await upnpState(bench)).mappings.length;
+	await router(bench, `upnp limit mappings ${total}`);
+	try {
+		const full = pmpAnswer(await one(bench, pmpMapRequest("udp", 43101, 43101, 600), { source: OTHER_HOST }));
+		assert.equal(full.result, 4, `at the limit of ${total}`);
+	}
+	finally {
+		await router(bench, "upnp limit mappings 64");
+		await one(bench, pmpMapRequest("udp", 0, 0, 0), { source: OTHER_HOST });
+	}
 });
 
 test("nothing answers on the WAN side", async () => {

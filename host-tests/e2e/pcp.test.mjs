@@ -167,6 +167,28 @@ test("result codes: UNSUPP_VERSION, MALFORMED_REQUEST, UNSUPP_OPCODE, ADDRESS_MI
 	assert.deepEqual(dropped, [null, null]);
 });
 
+test("400 random datagrams (versions 0, 2 and others, every length to 120 bytes): each answered or dropped, and the server goes on", async () => {
+	const junk = [];
+	for (let i = 0; i < 400; i++) {
+		const b = crypto.randomBytes(1 + (i % 120));
+		b[0] = [0, 2, 2, 1, 0xff][i % 5];
+		if (i % 3 === 0 && b.length >= 24)
+			mapped(OTHER_HOST).copy(b, 8);   // a client address that matches, to get further in
+		junk.push(b);
+	}
+	// From OTHER_HOST, 20 at a time a second apart (under its rate), not waiting for answers.
+	for (let i = 0; i < junk.length; i += 20) {
+		const r = await bench.exec("lan", [PY, PROBE, "send", OTHER_HOST, ROUTER_LAN, "0.05", ...junk.slice(i, i + 20).map((b) => b.toString("hex"))], { timeout: 20000 });
+		assert.equal(r.code, 0, r.stderr);
+		await sleep(1000);
+	}
+	const a = await pcp(pcpHeader(0, 0));
+	assert.equal(a.result, PCP.SUCCESS, "still answering");
+	assert.equal(pmpAnswer(await one(bench, Buffer.from([0, 0]))).external, wan);
+	await one(bench, pmpMapRequest("tcp", 0, 0, 0), { source: OTHER_HOST });
+	await one(bench, pmpMapRequest("udp", 0, 0, 0), { source: OTHER_HOST });
+});
+
 test("NO_RESOURCES: a host's sixteenth mapping is its last", async () => {
 	const theirs = [];
 	for (let i = 0; i < 17; i++)
