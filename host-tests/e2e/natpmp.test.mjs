@@ -68,7 +68,7 @@ test("natpmpc -a: a TCP and a UDP mapping, in show natpmp and show upnp, carry f
 	const listed = mappingOn(upnp, "tcp", 41000);
 	assert.ok(listed && listed.owner === LAN_HOST && listed.description === "NAT-PMP" && listed.lease > 3500, upnp.text);
 	const forwards = await router(bench, "show forwards");
-	assert.match(forwards, new RegExp(`^tcp 41000 -> ${re(LAN_HOST)}:41000 upnp lease \\d+s from ${re(LAN_HOST)} "NAT-PMP"$`, "m"), forwards);
+	assert.match(forwards, new RegExp(`^tcp 41000 -> ${re(LAN_HOST)}:41000 pmp lease \\d+s from ${re(LAN_HOST)} "NAT-PMP"$`, "m"), forwards);
 
 	const c = await tcpConnect(bench, "far", wan, 41000);
 	assert.ok(c.ok, c.text);

@@ -32,8 +32,15 @@ after(async () => {
 
 const nonce = () => crypto.randomBytes(12);
 
+// One request that must be answered. The tests send from LAN_HOST back to back, and on a
+// quick machine may pass its 20 requests a second: then, and only then, once more a second on.
 async function pcp(datagram, options) {
-	return pcpAnswer(await one(bench, datagram, options));
+	let answer = await one(bench, datagram, options);
+	if (answer === null) {
+		await sleep(1100);
+		answer = await one(bench, datagram, options);
+	}
+	return pcpAnswer(answer);
 }
 
 test("ANNOUNCE: success, lifetime 0, the epoch", async () => {

@@ -1,8 +1,9 @@
 /*
- * NAT-PMP and PCP mappings: UPnP's, in the NAPT table as forwards of
- * origin "upnp", told apart by their description ("NAT-PMP", or "PCP "
- * and the 24 hex digits of the mapping's nonce), so the XS heap keeps
- * nothing per mapping and UPnP's limit, conflicts and listings cover
+ * NAT-PMP and PCP mappings: forwards of their own origin, "pmp", in the
+ * NAPT table beside UPnP's (whose module lists, counts and conflicts with
+ * them as its own), with the description "NAT-PMP", or "PCP " (a MAP) or
+ * "PCP PEER " (a PEER) and the 24 hex digits of the nonce, so the XS heap
+ * keeps nothing per mapping and UPnP's limit, conflicts and listings cover
  * them. A LAN host's mapping is found by its internal port, a bounded
  * walk of the UPnP mappings (at most UPnP's mapping limit).
  */
@@ -17,7 +18,7 @@ export const PCP_PREFIX = "PCP ";
 export const PEER_PREFIX = "PCP PEER ";
 
 export function ours(f: Forward): boolean {
-	return f.origin === "upnp" && (f.description === PMP_DESCRIPTION || f.description.startsWith(PCP_PREFIX));
+	return f.origin === "pmp";
 }
 
 /* The NAT-PMP or PCP MAP mapping (no remote peer) of this host, protocol and internal port. */

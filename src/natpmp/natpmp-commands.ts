@@ -62,9 +62,8 @@ export function showNatpmp(args: string[], router: Router, print: Print): void {
 	print(`natpmp: ${c.natpmp ? "on" : "off"}, pcp: ${c.pcp ? "on" : "off"}, ${server.running ? `listening on ${router.activeLan.address}:${SERVER_PORT}, epoch ${server.epoch()}s` : "not running"}`);
 	const clients: string[] = [];
 	const held: number[] = [];
-	const count = router.nat.eachForward("upnp", (f) => {
-		if (!Pmp.ours(f))
-			return;
+	const count = router.nat.forwardCount("mapped");
+	router.nat.eachForward("pmp", (f) => {
 		const i = clients.indexOf(f.address);
 		if (i < 0) {
 			clients.push(f.address);
@@ -74,10 +73,8 @@ export function showNatpmp(args: string[], router: Router, print: Print): void {
 			held[i]++;
 	});
 	const mine = held.reduce((a, b) => a + b, 0);
-	print(`mappings: ${mine} (of ${count} UPnP, limit ${router.running.upnp.limits.mappings}; ${PER_CLIENT_MAPPINGS} per client)`);
-	router.nat.eachForward("upnp", (f) => {
-		if (!Pmp.ours(f))
-			return;
+	print(`mappings: ${mine} (of ${count} with UPnP's, limit ${router.running.upnp.limits.mappings}; ${PER_CLIENT_MAPPINGS} per client)`);
+	router.nat.eachForward("pmp", (f) => {
 		const via = f.description.startsWith(Pmp.PEER_PREFIX) ? `pcp peer nonce ${f.description.slice(Pmp.PEER_PREFIX.length)} remote ${f.remote}`
 			: f.description.startsWith(Pmp.PCP_PREFIX) ? `pcp nonce ${f.description.slice(Pmp.PCP_PREFIX.length)}${f.remote ? ` remote ${f.remote}` : ""}`
 				: "natpmp";

@@ -354,7 +354,7 @@ export class PmpServer {
 				return { result: "cannot" };
 			port = chosen.port;
 		}
-		const added = Mappings.add(ctx, { proto, externalPort: port, address: client, port: internalPort, remote, owner: client, lease: lifetime, description });
+		const added = Mappings.add(ctx, { proto, externalPort: port, address: client, port: internalPort, remote, owner: client, lease: lifetime, description, origin: "pmp" });
 		if (!added.ok)
 			return { result: added.code === 728 || added.code === 718 ? "full" : "cannot" };
 		if (added.created)
@@ -493,7 +493,7 @@ export class PmpServer {
 		}
 		if (!held && (Pmp.clientCount(client) >= PER_CLIENT_MAPPINGS || Mappings.count() >= ctx.config().limits.mappings))
 			return error(W.PCP_NO_RESOURCES);
-		const added = Mappings.add(ctx, { proto, externalPort: port, address: client, port: m.internalPort, remote: m.remoteAddress, owner: client, lease: lifetime, description });
+		const added = Mappings.add(ctx, { proto, externalPort: port, address: client, port: m.internalPort, remote: m.remoteAddress, owner: client, lease: lifetime, description, origin: "pmp" });
 		if (!added.ok)
 			return error(W.PCP_NO_RESOURCES);
 		if (added.created)
