@@ -137,7 +137,7 @@ collection, the lowest of three readings. Wall-time figures are from a shared ma
 | after the load | ${kb(after.inUse)} | ${signedKb(after.inUse - off.inUse)} |
 | UPnP, 64 mappings (docs/bench/upnp.md) | ${upnp.mappings} | |
 
-Per mapping: 0 bytes of XS heap (mappings are UPnP's forwards in the NAPT table; the nonce is in
+Per mapping: 0 bytes of XS heap (mappings are forwards of origin pmp in the NAPT table; the nonce is in
 the forward's description). \`${memory}\`
 
 ## Requests per second (simulator, wall time, closed loop)
