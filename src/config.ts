@@ -14,6 +14,8 @@ import { dhcpDefaults, validateDhcp } from "lan/dhcp-config";
 import type { DhcpConfig } from "lan/dhcp-config";
 import { dnsDefaults, validateDns } from "lan/dns-config";
 import type { DnsConfig } from "lan/dns-config";
+import { pmpDefaults, validatePmp } from "natpmp/natpmp-config";
+import type { PmpConfig } from "natpmp/natpmp-config";
 
 export interface LanConfig {
 	address: string;
@@ -45,6 +47,7 @@ export interface RouterConfig {
 	sipalg: SipAlgConfig;
 	dhcp: DhcpConfig;
 	dns: DnsConfig;
+	pmp: PmpConfig;
 }
 
 const DOMAIN = "router";
@@ -60,6 +63,7 @@ export function defaults(): RouterConfig {
 		sipalg: sipalgDefaults(),
 		dhcp: dhcpDefaults(),
 		dns: dnsDefaults(),
+		pmp: pmpDefaults(),
 	};
 }
 
@@ -113,7 +117,7 @@ function checkCidr(where: string, address: unknown, prefix: unknown): string | u
 
 /*
  * Every problem with a candidate configuration; empty when it is good. A
- * missing nat, upnp, sipalg, dhcp or dns section is not a problem (saved before it
+ * missing nat, upnp, sipalg, dhcp, dns or pmp section is not a problem (saved before it
  * existed); load() fills in its defaults.
  */
 export function validate(value: unknown): string[] {
@@ -181,6 +185,8 @@ export function validate(value: unknown): string[] {
 		problems.push(...validateDhcp(value.dhcp, goodLan));
 	if (value.dns !== undefined)
 		problems.push(...validateDns(value.dns));
+	if (value.pmp !== undefined)
+		problems.push(...validatePmp(value.pmp));
 	return problems;
 }
 
@@ -212,8 +218,8 @@ export function load(): Loaded {
 	const problems = validate(parsed);
 	if (problems.length)
 		return { config: defaults(), saved: false, warning: `configuration rejected (${problems.join("; ")}); using defaults` };
-	const config = parsed as Omit<RouterConfig, "nat" | "upnp" | "sipalg" | "dhcp" | "dns">
-		& { nat?: NatConfig; upnp?: StoredUpnp; sipalg?: SipAlgConfig; dhcp?: DhcpConfig; dns?: DnsConfig };
+	const config = parsed as Omit<RouterConfig, "nat" | "upnp" | "sipalg" | "dhcp" | "dns" | "pmp">
+		& { nat?: NatConfig; upnp?: StoredUpnp; sipalg?: SipAlgConfig; dhcp?: DhcpConfig; dns?: DnsConfig; pmp?: PmpConfig };
 	return {
 		config: {
 			...config,
@@ -222,6 +228,7 @@ export function load(): Loaded {
 			sipalg: config.sipalg ? { enabled: config.sipalg.enabled, ports: [...config.sipalg.ports] } : sipalgDefaults(),
 			dhcp: config.dhcp ?? dhcpDefaults(config.lan),
 			dns: config.dns ?? dnsDefaults(),
+			pmp: config.pmp ? { natpmp: config.pmp.natpmp, pcp: config.pmp.pcp } : pmpDefaults(),
 		},
 		saved: true,
 	};

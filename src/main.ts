@@ -1,5 +1,5 @@
 /*
- * Boot: configuration, NAT, SIP ALG, ports, DHCP server, DNS forwarder, UPnP, banner, console.
+ * Boot: configuration, NAT, SIP ALG, ports, DHCP server, DNS forwarder, UPnP, NAT-PMP and PCP, banner, console.
  * The work is in the default export, which the runtime calls: the module
  * itself is preloaded (built at build time, kept in flash), and nothing
  * runs on the board until it boots.
@@ -34,7 +34,7 @@ export default function main(): void {
 	for (const warning of [...natWarnings, ...sipWarnings])
 		console.print(`warning: ${warning}`);
 	router.start();
-	for (const problem of [router.dhcp.start(), router.dns.start(), router.upnp.start()])
+	for (const problem of [router.dhcp.start(), router.dns.start(), router.upnp.start(), router.pmp.start()])
 		if (problem)
 			console.print(`warning: ${problem}`);
 	const lan = router.status("lan");

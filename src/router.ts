@@ -12,6 +12,7 @@ import type { RouterConfig, WanConfig } from "config";
 import { netmaskToPrefix, prefixToNetmask } from "net/ipv4";
 import { Nat } from "nat/nat";
 import { Upnp } from "upnp/upnp";
+import { PmpServer } from "natpmp/server";
 import { DhcpServer } from "lan/dhcp-server";
 import { DnsForwarder } from "lan/dns-forwarder";
 import SipAlg from "sipalg";
@@ -27,6 +28,8 @@ export class Router {
 	readonly nat: Nat;
 	/* The UPnP gateway (started after the ports, stopped before a restart). */
 	readonly upnp: Upnp;
+	/* The NAT-PMP and PCP server (started after UPnP, stopped before it). */
+	readonly pmp: PmpServer;
 	/* The LAN's DHCP server and DNS forwarder (started after the ports). */
 	readonly dhcp: DhcpServer;
 	readonly dns: DnsForwarder;
@@ -46,6 +49,7 @@ export class Router {
 		// The SIP ALG's pinholes are NAPT forwards: the pool has room for them from the start.
 		this.nat = new Nat(() => this.running.nat, loaded.config.upnp.limits.mappings, SipAlg.forwardRoom());
 		this.upnp = new Upnp(this);
+		this.pmp = new PmpServer(this);
 		this.dhcp = new DhcpServer(this);
 		this.dns = new DnsForwarder(this);
 	}
@@ -116,6 +120,7 @@ export class Router {
 	restart(): void {
 		this.dhcp.stop();   // leases not yet written go to flash first
 		this.dns.stop();
+		this.pmp.stop();
 		this.upnp.stop();   // byebye, so control points forget us now rather than in 30 minutes
 		this.onRestart();
 		Platform.restart();
@@ -158,6 +163,8 @@ export class Router {
 	}
 
 	portChanged(role: Role): void {
+		if (role === "wan")
+			this.pmp.wanChanged();
 		// The address text does not change when only the link does; that is news too.
 		const link = this.status(role).link;
 		if (link !== this.#link[role]) {

@@ -22,6 +22,10 @@
 # across 1000 add/delete cycles, and SOAP requests per second. Writes
 # docs/bench/upnp.md. `run.sh upnp` runs only this part.
 #
+# Then NAT-PMP and PCP (issue 16, host-tests/bench/pcp-bench.mjs): XS heap
+# idle and with 64 mappings made over PCP, and requests per second, beside
+# the UPnP figures. Writes docs/bench/pcp.md. `run.sh pcp` runs only this part.
+#
 # Last the XS heap (issue 13, host-tests/bench/heap-bench.mjs): the
 # simulator on the test bench, the heaviest state and load
 # (host-tests/lib/heap-load.mjs); held, peak and live against the board's
@@ -45,6 +49,18 @@ upnp_bench() {
     node tools/build-sim.mjs >/dev/null
   fi
   node host-tests/bench/upnp-bench.mjs
+}
+
+pcp_bench() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "bench: the NAT-PMP and PCP part needs root (TAP devices and network namespaces)" >&2
+    exit 1
+  fi
+  if [ -z "${ROUTER_SIM:-}" ]; then
+    echo "bench: building build/sim/router-sim" >&2
+    node tools/build-sim.mjs >/dev/null
+  fi
+  node host-tests/bench/pcp-bench.mjs
 }
 
 heap_bench() {
@@ -116,6 +132,11 @@ fi
 
 if [ "${1:-}" = upnp ]; then
   upnp_bench
+  exit
+fi
+
+if [ "${1:-}" = pcp ]; then
+  pcp_bench
   exit
 fi
 
@@ -275,6 +296,8 @@ echo >&2
 sip_bench
 echo >&2
 upnp_bench
+echo >&2
+pcp_bench
 echo >&2
 heap_bench
 echo >&2

@@ -1114,6 +1114,16 @@ static void test_forwards(void)
 	CHECK(tcp(NAPT_INBOUND, R2, 1000, WAN, 3389, T_ACK).v == NAPT_DROP);   /* half-open: went with it */
 	CHECK(stats().in_use[0] == 1);   /* the connection through 8080, still established */
 
+	/* NAT-PMP and PCP's origin is a forward's like any; past it, none. */
+	g = fwd(T_TCP, 3390, 3390, H3, 3390);
+	g.origin = NAPT_ORIGIN_PMP + 1;
+	CHECK(napt_forward_add(&g) == NAPT_FORWARD_INVALID);
+	g.origin = NAPT_ORIGIN_PMP;
+	CHECK(napt_forward_add(&g) == NAPT_FORWARD_OK);
+	CHECK(napt_forward_find(T_TCP, 3390)->origin == NAPT_ORIGIN_PMP);
+	CHECK(is_fwd(tcp(NAPT_INBOUND, R2, 1001, WAN, 3390, T_SYN), R2, 1001, H3, 3390));
+	CHECK(napt_forward_remove(T_TCP, 3390) == NAPT_FORWARD_OK);
+
 	/* A forward's port is never handed to a new mapping. */
 	g = fwd(T_UDP, 7100, 7100, H2, 22);
 	CHECK(napt_forward_add(&g) == NAPT_FORWARD_OK);

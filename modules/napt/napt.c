@@ -385,6 +385,7 @@ static const char *origin_name(uint8_t origin)
 	switch (origin) {
 	case NAPT_ORIGIN_UPNP: return "upnp";
 	case NAPT_ORIGIN_SIP: return "sip";
+	case NAPT_ORIGIN_PMP: return "pmp";
 	default: return "static";
 	}
 }
@@ -434,8 +435,10 @@ void xs_napt_forward_add(xsMachine *the)
 		text_value(the, xsGet(xsVar(0), xsID("origin")), "origin", origin, sizeof(origin));
 		if (!strcmp(origin, "upnp"))
 			f.origin = NAPT_ORIGIN_UPNP;
+		else if (!strcmp(origin, "pmp"))
+			f.origin = NAPT_ORIGIN_PMP;
 		else if (strcmp(origin, "static"))
-			xsRangeError("napt: origin %s (static or upnp)", origin);
+			xsRangeError("napt: origin %s (static, upnp or pmp)", origin);
 	}
 	xsVar(1) = xsGet(xsVar(0), xsID("description"));
 	if (xsTypeOf(xsVar(1)) != xsUndefinedType) {
@@ -470,7 +473,7 @@ void xs_napt_forward_remove(xsMachine *the)
  * Forwards reach JavaScript one at a time where a request asks for them:
  * a listing built whole would cost the XS heap an object per forward.
  * { proto, externalPort, externalEnd, address, port, remote, owner,
- *   leaseLeft, description, origin: "static" | "upnp" | "sip" }
+ *   leaseLeft, description, origin: "static" | "upnp" | "sip" | "pmp" }
  */
 static void forward_object(xsMachine *the, xsSlot *out, const struct napt_forward *at, uint32_t now)
 {
@@ -493,6 +496,16 @@ static void forward_object(xsMachine *the, xsSlot *out, const struct napt_forwar
 	xsSet(*out, xsID("origin"), xsString(origin_name(f.origin)));
 }
 
+/* "mapped": the mappings LAN hosts ask for, UPnP's and NAT-PMP/PCP's together. */
+#define ORIGIN_MAPPED (-2)
+
+static int origin_matches(int filter, uint8_t origin)
+{
+	if (filter == ORIGIN_MAPPED)
+		return origin == NAPT_ORIGIN_UPNP || origin == NAPT_ORIGIN_PMP;
+	return filter < 0 || origin == filter;
+}
+
 /* An origin filter from an optional argument: -1 for every origin. */
 static int origin_filter(xsMachine *the, int arg)
 {
@@ -503,7 +516,9 @@ static int origin_filter(xsMachine *the, int arg)
 	if (!strcmp(name, "static")) return NAPT_ORIGIN_STATIC;
 	if (!strcmp(name, "upnp")) return NAPT_ORIGIN_UPNP;
 	if (!strcmp(name, "sip")) return NAPT_ORIGIN_SIP;
-	xsRangeError("origin: static, upnp or sip");
+	if (!strcmp(name, "pmp")) return NAPT_ORIGIN_PMP;
+	if (!strcmp(name, "mapped")) return ORIGIN_MAPPED;
+	xsRangeError("origin: static, upnp, sip, pmp or mapped");
 	return -1;
 }
 
@@ -516,7 +531,7 @@ static int forward_nth(uint32_t index, int origin, struct napt_forward *out)
 		const struct napt_forward *at = napt_forward_at(i);
 		if (!at)
 			break;
-		if (origin >= 0 && at->origin != origin)
+		if (!origin_matches(origin, at->origin))
 			continue;
 		if (index-- == 0) {
 			*out = *at;
@@ -565,7 +580,7 @@ void xs_napt_forward_count(xsMachine *the)
 		const struct napt_forward *at = napt_forward_at(i);
 		if (!at)
 			break;
-		if (origin < 0 || at->origin == origin)
+		if (origin_matches(origin, at->origin))
 			n++;
 	}
 	ROUTER_LWIP_UNLOCK();

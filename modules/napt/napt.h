@@ -160,6 +160,7 @@ enum napt_forward_origin {
 	NAPT_ORIGIN_STATIC = 0,   /* the console / saved configuration */
 	NAPT_ORIGIN_UPNP = 1,     /* a UPnP AddPortMapping */
 	NAPT_ORIGIN_SIP = 2,      /* a SIP ALG pinhole (media, or a registration's signalling) */
+	NAPT_ORIGIN_PMP = 3,      /* a NAT-PMP or PCP mapping (UPnP's rules and limit, listed with UPnP's) */
 };
 
 struct napt_forward {

@@ -9,9 +9,11 @@ export type ForwardProto = "tcp" | "udp";
 /* adf: address-dependent filtering (the default); eif: endpoint-independent. */
 export type Filtering = "adf" | "eif";
 export type TimeoutName = "udp" | "tcp" | "tcp-transitory" | "icmp";
-/* Who made a forward: the console, UPnP, or the SIP ALG (a pinhole: listed only, never added from here). */
-export type Origin = "static" | "upnp" | "sip";
+/* Who made a forward: the console, UPnP, the SIP ALG (a pinhole: listed only, never added from here), NAT-PMP or PCP. */
+export type Origin = "static" | "upnp" | "sip" | "pmp";
 export type AddOrigin = Exclude<Origin, "sip">;
+/* Which forwards to list or count: one origin, or "mapped" (upnp and pmp: what LAN hosts asked for). */
+export type OriginFilter = Origin | "mapped";
 export type ForwardResult = "ok" | "refreshed" | "conflict" | "full" | "invalid";
 
 export interface Timeouts {
@@ -149,10 +151,10 @@ function eachFlow(max: number, f: (flow: Flow) => void): number {
 const forwardAdd = native("xs_napt_forward_add") as (forward: ForwardSpec) => ForwardResult;
 const forwardRemove = native("xs_napt_forward_remove") as (proto: ForwardProto, externalPort: number) => "ok" | "not-found";
 /* Every forward (of one origin): for the console; requests take them one at a time. */
-const forwards = native("xs_napt_forwards") as (origin?: Origin) => Forward[];
+const forwards = native("xs_napt_forwards") as (origin?: OriginFilter) => Forward[];
 /* The index-th forward (of one origin) in the table's order (protocol, then external port). */
-const forwardAt = native("xs_napt_forward_at") as (index: number, origin?: Origin) => Forward | undefined;
-const forwardCount = native("xs_napt_forward_count") as (origin?: Origin) => number;
+const forwardAt = native("xs_napt_forward_at") as (index: number, origin?: OriginFilter) => Forward | undefined;
+const forwardCount = native("xs_napt_forward_count") as (origin?: OriginFilter) => number;
 /* The forward whose external range holds the port. */
 const forwardHolding = native("xs_napt_forward_holding") as (proto: ForwardProto, port: number) => Forward | undefined;
 const setDmz = native("xs_napt_set_dmz") as (address: string) => void;

@@ -700,7 +700,7 @@ enum napt_forward_result napt_forward_add(const struct napt_forward *forward)
 		return NAPT_FORWARD_FULL;
 	if ((fw.proto != NAPT_PROTO_TCP && fw.proto != NAPT_PROTO_UDP) || !fw.ext_port || !fw.in_port || !fw.in_addr
 	    || fw.ext_end < fw.ext_port || (uint32_t)fw.in_port + (fw.ext_end - fw.ext_port) > 65535u
-	    || fw.origin > NAPT_ORIGIN_SIP)
+	    || fw.origin > NAPT_ORIGIN_PMP)
 		return NAPT_FORWARD_INVALID;
 	fw.description[NAPT_DESCRIPTION_MAX - 1] = 0;
 	i = forward_search(fw.proto, fw.ext_port);

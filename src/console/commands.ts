@@ -14,6 +14,7 @@ import type { Command } from "console/command";
 import { natLanProblems } from "nat/nat-config";
 import { SET_NAT_USAGE, dmzCommand, forwardCommand, natConfigLines, setNat, showForwards, showNat } from "nat/nat-commands";
 import { showUpnp, upnpCommand, upnpConfigLines } from "upnp/upnp-commands";
+import { natpmpCommand, pcpCommand, pmpConfigLines, showNatpmp } from "natpmp/natpmp-commands";
 import { showSipalg, sipalgCommand, sipalgConfigLines } from "sipalg/sipalg-commands";
 import { dhcpCommand, dhcpConfigLines, showDhcp } from "lan/dhcp-commands";
 import { dhcpForLan } from "lan/dhcp-config";
@@ -60,7 +61,7 @@ function showConfig(router: Router, print: (line: string) => void): void {
 		print(`set wan static ${c.wan.address}/${c.wan.prefix} ${c.wan.gateway}${c.wan.dns.length ? " " + c.wan.dns.join(" ") : ""}`);
 	for (const line of natConfigLines(router))
 		print(line);
-	for (const line of upnpConfigLines(router))
+	for (const line of [...upnpConfigLines(router), ...pmpConfigLines(router)])
 		print(line);
 	for (const line of [...dhcpConfigLines(router), ...dnsConfigLines(router)])
 		print(line);
@@ -86,8 +87,8 @@ function showMemory(print: (line: string) => void): void {
 		print(`  ${pool.name.padEnd(14)}${String(pool.used).padStart(5)}${String(pool.max).padStart(7)}${String(pool.available).padStart(7)}${String(pool.errors).padStart(8)}`);
 }
 
-const SHOW_TOPICS = ["status", "interfaces", "config", "version", "memory", "nat", "nat flows", "forwards", "upnp", "upnp rules", "sipalg", "dhcp", "dns"];
-const SHOW_USAGE = "show status|interfaces|config|version|memory|nat|forwards|upnp|sipalg|dhcp|dns";
+const SHOW_TOPICS = ["status", "interfaces", "config", "version", "memory", "nat", "nat flows", "forwards", "upnp", "upnp rules", "natpmp", "sipalg", "dhcp", "dns"];
+const SHOW_USAGE = "show status|interfaces|config|version|memory|nat|forwards|upnp|natpmp|sipalg|dhcp|dns";
 
 function parseWan(args: string[], router: Router): WanConfig {
 	const usage = "set wan dhcp | set wan static <ip/len> <gateway> [dns [dns]]";
@@ -141,7 +142,7 @@ const commands: Command[] = [
 	},
 	{
 		name: "show",
-		usage: ["show status|interfaces|config|version|memory", "show nat [flows [n]]", "show forwards", "show upnp [rules]", "show sipalg", "show dhcp", "show dns"],
+		usage: ["show status|interfaces|config|version|memory", "show nat [flows [n]]", "show forwards", "show upnp [rules]", "show natpmp", "show sipalg", "show dhcp", "show dns"],
 		synopsis: "show status|interfaces|config|nat|forwards|upnp|sipalg|dhcp|dns|...",
 		summary: "show the router's state",
 		detail: [
@@ -155,6 +156,7 @@ const commands: Command[] = [
 			"forwards    port forwards (static, UPnP, then SIP ALG pinholes) and the DMZ host",
 			"upnp        the UPnP gateway: mappings, subscribers, counters",
 			"upnp rules  the UPnP permission rules, in the order they are tried",
+			"natpmp      NAT-PMP and PCP: on/off, their mappings, clients, counters",
 			"sipalg      the SIP ALG: dialogs, registrations, pinholes, counters",
 			"            (help sipalg gives the format)",
 			"dhcp        the LAN DHCP server: pool, leases, reservations",
@@ -172,6 +174,10 @@ const commands: Command[] = [
 			}
 			if (args[0] === "upnp") {
 				showUpnp(args.slice(1), router, print);
+				return;
+			}
+			if (args[0] === "natpmp") {
+				showNatpmp(args.slice(1), router, print);
 				return;
 			}
 			if (args[0] === "sipalg") {
@@ -247,6 +253,8 @@ const commands: Command[] = [
 	forwardCommand,
 	dmzCommand,
 	upnpCommand,
+	natpmpCommand,
+	pcpCommand,
 	sipalgCommand,
 	dhcpCommand,
 	dnsCommand,

@@ -139,7 +139,8 @@ export function showForwards(args: string[], router: Router, print: Print): void
 	const line = (f: Forward): void => {
 		print(`${forwardText(f)} ${f.origin}${f.leaseLeft ? ` lease ${f.leaseLeft}s` : ""}${f.owner ? ` from ${f.owner}` : ""}${f.origin === "sip" && f.remote ? ` remote ${f.remote}` : ""} "${f.description}"`);
 	};
-	const listed = router.nat.eachForward("static", line) + router.nat.eachForward("upnp", line) + router.nat.eachForward("sip", line);
+	const listed = router.nat.eachForward("static", line) + router.nat.eachForward("upnp", line) + router.nat.eachForward("pmp", line)
+		+ router.nat.eachForward("sip", line);
 	if (!listed)
 		print("no forwards");
 	const dmz = router.nat.dmz();

@@ -5,7 +5,7 @@
  * pool) the configuration still changes, so the owner can fix it and save.
  */
 import Napt from "napt";
-import type { Forward, ForwardProto, Origin, TimeoutName } from "napt";
+import type { Forward, ForwardProto, OriginFilter, TimeoutName } from "napt";
 import type { Filtering, ForwardConfig, NatConfig } from "nat/nat-config";
 import { MAX_FORWARDS, TIMEOUT_RULES, forwardText } from "nat/nat-config";
 
@@ -131,7 +131,7 @@ export class Nat {
 	 * a listing on the console never holds the whole table in the XS heap.
 	 * Returns how many there were.
 	 */
-	eachForward(origin: Origin | undefined, f: (forward: Forward) => void): number {
+	eachForward(origin: OriginFilter | undefined, f: (forward: Forward) => void): number {
 		if (!this.running) {
 			const all = this.forwards().filter((g) => origin === undefined || g.origin === origin);
 			all.forEach(f);
@@ -153,7 +153,7 @@ export class Nat {
 		return undefined;
 	}
 
-	forwardCount(origin?: Origin): number {
+	forwardCount(origin?: OriginFilter): number {
 		return this.running ? Napt.forwardCount(origin) : this.forwards().filter((g) => origin === undefined || g.origin === origin).length;
 	}
 

@@ -184,7 +184,7 @@ function freePort(spans: [number, number][], spec: Mappings.MappingSpec): number
 		// would; any other port must be free, or we would repoint a mapping
 		// the client still uses.
 		const held = Mappings.holder(spec.proto, port);
-		if (!held || (port === start && held.origin === "upnp" && held.address === spec.address))
+		if (!held || (port === start && Mappings.isMapping(held) && held.address === spec.address))
 			return port;
 		port = held.externalEnd + 1;
 	}

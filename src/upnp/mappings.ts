@@ -1,13 +1,14 @@
 /*
  * The UPnP port mappings, kept nowhere but in the NAPT table as forwards of
- * origin "upnp": the table expires leases and sends the packets, and the
- * XS heap holds nothing per mapping. Static (console) forwards share the
+ * origin "upnp" (or "pmp": NAT-PMP's and PCP's, which UPnP lists, counts
+ * and conflicts with as its own): the table expires leases and sends the
+ * packets, and the XS heap holds nothing per mapping. Static (console) forwards share the
  * table: they are never listed or changed here, but they do conflict.
  * Adding checks everything before it touches the table, so a refusal
  * leaves the table as it was.
  */
 import Napt from "napt";
-import type { Forward, ForwardProto } from "napt";
+import type { AddOrigin, Forward, ForwardProto } from "napt";
 import type { IgdContext } from "upnp/context";
 
 /* A week: the longest lease IGDv2 allows, and the cap we put on v1 leases. */
@@ -28,6 +29,13 @@ export interface MappingSpec {
 	/* seconds; 0 permanent */
 	lease: number;
 	description: string;
+	/* "upnp" unless given: "pmp" for NAT-PMP and PCP */
+	origin?: AddOrigin;
+}
+
+/* A mapping a LAN host asked for (UPnP, NAT-PMP or PCP), not a static forward or a SIP pinhole. */
+export function isMapping(f: Forward): boolean {
+	return f.origin === "upnp" || f.origin === "pmp";
 }
 
 /* What add() did, or the UPnP error for why it did nothing. */
@@ -53,13 +61,13 @@ export function forwardCount(): number {
 	return Napt.running() ? Napt.forwardCount() : 0;
 }
 
-/* The index-th UPnP mapping in the table's order (protocol, then external port). */
+/* The index-th mapping (UPnP, NAT-PMP or PCP) in the table's order (protocol, then external port). */
 export function at(index: number): Forward | undefined {
-	return Napt.running() ? Napt.forwardAt(index, "upnp") : undefined;
+	return Napt.running() ? Napt.forwardAt(index, "mapped") : undefined;
 }
 
 export function count(): number {
-	return Napt.running() ? Napt.forwardCount("upnp") : 0;
+	return Napt.running() ? Napt.forwardCount("mapped") : 0;
 }
 
 /* The forward, static or UPnP, whose external range holds this port. */
@@ -67,10 +75,10 @@ export function holder(proto: ForwardProto, port: number): Forward | undefined {
 	return Napt.running() ? Napt.forwardHolding(proto, port) : undefined;
 }
 
-/* The UPnP mapping on this port. */
+/* The mapping (UPnP, NAT-PMP or PCP) on this port. */
 export function find(proto: ForwardProto, port: number): Forward | undefined {
 	const f = holder(proto, port);
-	return f?.origin === "upnp" ? f : undefined;
+	return f && isMapping(f) ? f : undefined;
 }
 
 /* Remove a UPnP mapping (never a static forward); false when there was none. */
@@ -111,7 +119,7 @@ function install(spec: MappingSpec): ReturnType<typeof Napt.forwardAdd> {
 		owner: spec.owner,
 		lease: spec.lease,
 		description: spec.description,
-		origin: "upnp",
+		origin: spec.origin ?? "upnp",
 	});
 }
 
@@ -126,7 +134,7 @@ export function add(ctx: IgdContext, request: MappingSpec): AddOutcome {
 		return refused(501, "Action Failed (NAT is not running)");
 	const spec = { ...request, lease: Math.min(request.lease, MAX_LEASE), description: cleanDescription(request.description) };
 	const old = holder(spec.proto, spec.externalPort);
-	if (old && (old.origin !== "upnp" || old.address !== spec.address))
+	if (old && (!isMapping(old) || old.address !== spec.address))
 		return refused(718, "ConflictInMappingEntry");
 	if (old && (old.port !== spec.port || old.remote !== spec.remote)) {
 		// The table refreshes only an identical forward: replace it. Taking
@@ -134,7 +142,7 @@ export function add(ctx: IgdContext, request: MappingSpec): AddOutcome {
 		Napt.forwardRemove(old.proto, old.externalPort);
 		if (install(spec) === "ok")
 			return { ok: true, created: false };
-		install({ ...old, lease: old.leaseLeft });
+		install({ ...old, lease: old.leaseLeft, origin: old.origin === "pmp" ? "pmp" : "upnp" });
 		return refused(501, "Action Failed");
 	}
 	if (!old && count() >= ctx.config().limits.mappings) {

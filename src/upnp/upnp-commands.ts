@@ -102,8 +102,8 @@ function upnpDel(args: string[], router: Router, print: Print): void {
 	if (proto !== "tcp" && proto !== "udp")
 		fail(`upnp del: protocol '${proto}' (tcp or udp)`);
 	const mapping = router.nat.findForward((f) => f.proto === proto && f.externalPort === port);
-	if (!mapping || mapping.origin !== "upnp")
-		fail(`upnp del: no UPnP mapping on ${proto} ${port}${mapping ? " (that is a static forward: forward del)" : ""}`);
+	if (!mapping || (mapping.origin !== "upnp" && mapping.origin !== "pmp"))
+		fail(`upnp del: no UPnP mapping on ${proto} ${port}${mapping ? ` (that is a ${mapping.origin === "sip" ? "SIP ALG pinhole" : "static forward: forward del"})` : ""}`);
 	Napt.forwardRemove(proto, port);
 	print(`upnp: removed ${proto} ${port} -> ${mapping.address}:${mapping.port}`);
 }
@@ -175,8 +175,8 @@ export function showUpnp(args: string[], router: Router, print: Print): void {
 	const external = ctx.externalAddress();
 	const parsed = parseAddress(external);
 	print(`external address ${external || "none"}${parsed.ok && !isPublic(parsed.value) ? " (not publicly routable)" : ""}`);
-	print(`mappings: ${router.nat.forwardCount("upnp")} of ${c.limits.mappings}`);
-	router.nat.eachForward("upnp", (m) => {
+	print(`mappings: ${router.nat.forwardCount("mapped")} of ${c.limits.mappings}`);
+	router.nat.eachForward("mapped", (m) => {
 		print(`  ${m.proto} ${m.externalPort} -> ${m.address}:${m.port} ${leaseText(m.leaseLeft)} from ${m.owner || "console"} "${m.description}"${m.remote ? ` remote ${m.remote}` : ""}`);
 	});
 	const subscribers = upnp.subscribers();
