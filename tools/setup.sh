@@ -25,7 +25,7 @@ packages=(
   tcpdump                                         # WAN lifecycle: the DHCP client's packets seen from the ISP
   coturn                                          # NAPT: turnserver as STUN, turnutils_natdiscovery
   miniupnpc python3-miniupnpc                     # UPnP: upnpc and the python module as LAN clients
-  natpmpc python3-libnatpmp                       # NAT-PMP: natpmpc and the python module as LAN clients
+  natpmpc                                         # NAT-PMP: natpmpc as a LAN client (python3-libnatpmp: see README)
   sip-tester baresip-core                         # SIP ALG: sipp and baresip as phones, registrar and far end
   kamailio                                        # SIP ALG: a registrar and proxy in far for two routers (no system service)
   valgrind                                        # memory checks of the C
