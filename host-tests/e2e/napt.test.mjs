@@ -45,6 +45,13 @@ function natStats(out) {
 	};
 }
 
+// show nat's fast path line: on or off, and the packets it sent.
+function fastpath(out) {
+	const m = /^fastpath: (on|off); (\d+) packets$/m.exec(out);
+	assert.ok(m, `show nat, fastpath line:\n${out}`);
+	return { on: m[1] === "on", packets: Number(m[2]) };
+}
+
 const re = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 // A UDP endpoint set: binds every host:port given, prints "ready", then
@@ -144,6 +151,7 @@ test("curl in lan fetches 1 MB from an HTTP server in far, which sees the WAN ad
 	const blob = crypto.randomBytes(1 << 20);
 	fs.writeFileSync(path.join(www, "blob"), blob);
 	const got = path.join(bench.dir, "got");
+	const fastBefore = fastpath(await router("show nat"));
 	const server = await bench.serve("far", ["python3", "-u", "-c", HTTP_SERVER, FAR_HOST, "8000", www], { proto: "tcp", address: FAR_HOST, port: 8000 });
 	try {
 		const result = await bench.exec("lan", ["curl", "-sS", "--fail", "--connect-timeout", "5", "--max-time", "30", "-o", got, `http://${FAR_HOST}:8000/blob`], { timeout: 40000 });
@@ -153,6 +161,12 @@ test("curl in lan fetches 1 MB from an HTTP server in far, which sees the WAN ad
 		const log = await server.waitFor(/^(\S+) - - \[[^\]]*\] "GET \/blob HTTP\/1\.1" 200/m, 3000, { stream: "stderr" });
 		assert.equal(log[1], wan, `the server saw the router's WAN address:\n${server.stderr}`);
 		assert.doesNotMatch(server.stderr, /192\.168\./, "no LAN address reached far");
+		// FASTPATH=off (run-all.sh's second run): lwIP forwarded all of it; else the fast path most of it.
+		const fastAfter = fastpath(await router("show nat"));
+		if (process.env.FASTPATH === "off")
+			assert.deepEqual([fastAfter.on, fastAfter.packets], [false, fastBefore.packets], "fast path off: it sent nothing");
+		else
+			assert.ok(fastAfter.on && fastAfter.packets - fastBefore.packets > 500, `the fast path carried the transfer: ${fastBefore.packets} -> ${fastAfter.packets}`);
 	}
 	finally {
 		await server.stop();
