@@ -445,7 +445,7 @@ static inline __attribute__((always_inline)) enum napt_verdict inbound(struct pk
  * RFC 4787 REQ-9) and send it back into the LAN. Otherwise it is for the
  * router itself.
  */
-static __attribute__((noinline, cold)) enum napt_verdict hairpin(struct pkt *k, uint32_t now)
+static __attribute__((noinline, cold)) enum napt_verdict hairpin_both(struct pkt *k, uint32_t now)
 {
 	enum napt_verdict v;
 	if (!header_ok(k->ip, k->ihl))
@@ -465,6 +465,14 @@ static __attribute__((noinline, cold)) enum napt_verdict hairpin(struct pkt *k, 
 		return v;
 	napt_t.stats.hairpinned++;
 	return NAPT_HAIRPIN;
+}
+
+/* Its two halves each note a steady flow; a hairpin is never one (napt_last_steady()). */
+static enum napt_verdict hairpin(struct pkt *k, uint32_t now)
+{
+	enum napt_verdict v = hairpin_both(k, now);
+	steady = 0;
+	return v;
 }
 
 /* ------------------------------------------------------------------ */
