@@ -203,12 +203,59 @@ __attribute__((noinline)) void bench_none(uint8_t *b)
 	sink = b[0];
 }
 
-static double now_ns(void)
+#ifdef __XTENSA__
+/* No floating point on the lx106 (Debian's libgcc has no soft-float either): ticks. */
+typedef uint32_t btime;
+
+/*
+ * Under qemu-system-xtensa -icount, CCOUNT follows the instruction count;
+ * xtensa_calibrate() finds how many instructions one tick is.
+ */
+static inline uint32_t ccount(void)
+{
+	uint32_t c;
+	__asm__ volatile("rsr.ccount %0" : "=a"(c));
+	return c;
+}
+
+static btime now_ns(void)
+{
+	return ccount();
+}
+
+/* Ticks for 1000 x `inner` iterations of a two-instruction loop. */
+static uint32_t ticks_for(uint32_t inner)
+{
+	uint32_t c0, c1;
+	c0 = ccount();
+	__asm__ volatile(
+		"movi a9, 1000\n"
+		"1: mov a8, %0\n"
+		"2: addi a8, a8, -1\n"
+		"bnez a8, 2b\n"
+		"addi a9, a9, -1\n"
+		"bnez a9, 1b\n"
+		: : "a"(inner) : "a8", "a9");
+	c1 = ccount();
+	return c1 - c0;
+}
+
+static uint32_t xt_ticks[2];
+static uint32_t xt_empty_ticks;
+__attribute__((noinline)) void xt_empty(struct pbuf *p)
+{
+	sink = p != NULL;
+}
+#else
+typedef double btime;
+
+static btime now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
+#endif
 
 static uint64_t failures;
 
@@ -216,11 +263,11 @@ static uint64_t failures;
  * The loop: `packets` packets, out and in alternating. Either call may be
  * bench_none for the timing baselines. Returns the elapsed ns.
  */
-static double core_loop(uint32_t packets, void (*out)(uint8_t *), void (*in)(uint8_t *))
+static btime core_loop(uint32_t packets, void (*out)(uint8_t *), void (*in)(uint8_t *))
 {
 	static uint8_t buf[PKT] __attribute__((aligned(8)));
 	uint32_t mask = N - 1;
-	double t0;
+	btime t0;
 	rng = 0x12345678u;
 	t0 = now_ns();
 	for (uint32_t i = 0; i < packets / 2; i++) {
@@ -385,17 +432,32 @@ static struct pbuf *packet_to(const uint8_t *b, const struct netif *n)
 	return p;
 }
 
-static double lwip_loop(uint32_t packets, void (*out)(struct pbuf *), void (*in)(struct pbuf *))
+static btime lwip_loop(uint32_t packets, void (*out)(struct pbuf *), void (*in)(struct pbuf *))
 {
 	uint32_t mask = N - 1;
 	uint64_t before = sent[0] + sent[1];
-	double t0, t;
+	btime t0, t;
 	rng = 0x12345678u;
 	t0 = now_ns();
 	for (uint32_t i = 0; i < packets / 2; i++) {
 		const struct tmpl *tp = &T[rnd() & mask];
+#ifdef __XTENSA__
+		/* Ticks inside the calls only, and the same for a call that does nothing (subtracted). */
+		struct pbuf *p = packet_to(tp->out, &lan_if);
+		uint32_t c0 = ccount();
+		out(p);
+		xt_ticks[0] += ccount() - c0;
+		p = packet_to(tp->in, &wan_if);
+		c0 = ccount();
+		in(p);
+		xt_ticks[1] += ccount() - c0;
+		c0 = ccount();
+		xt_empty(NULL);
+		xt_empty_ticks += ccount() - c0;
+#else
 		out(packet_to(tp->out, &lan_if));
 		in(packet_to(tp->in, &wan_if));
+#endif
 	}
 	t = now_ns() - t0;
 	if (out == lwip_out && in == lwip_in)
@@ -462,6 +524,9 @@ static void lwip_setup(uint32_t flows)
 
 /* ------------------------------------------------------------------ */
 
+static uint32_t P;
+
+#ifndef __XTENSA__
 static double best_of(int runs, double (*fn)(void))
 {
 	double best = 1e30;
@@ -473,7 +538,6 @@ static double best_of(int runs, double (*fn)(void))
 	return best;
 }
 
-static uint32_t P;
 static double t_core_both(void) { return core_loop(P, bench_out, bench_in); }
 static double t_core_out(void) { return core_loop(P, bench_out, bench_none); }
 static double t_core_in(void) { return core_loop(P, bench_none, bench_in); }
@@ -482,6 +546,7 @@ static double t_lwip_both(void) { return lwip_loop(P, lwip_out, lwip_in); }
 static double t_lwip_base(void) { return lwip_loop(P, lwip_none, lwip_none); }
 static double t_lwip_out(void) { return lwip_loop(P, lwip_out, lwip_none); }
 static double t_lwip_in(void) { return lwip_loop(P, lwip_none, lwip_in); }
+#endif
 
 int main(int argc, char **argv)
 {
@@ -515,7 +580,15 @@ int main(int argc, char **argv)
 		else
 			core_loop(P, bench_out, bench_in);
 		printf("flows=%u packets=%u failures=%llu\n", N, P, (unsigned long long)failures);
+#ifdef __XTENSA__
+		/* run.sh: (ticks - empty) over calls, times 2,000,000 over (calib_b - calib_a) instructions per tick. */
+		if (lwip)
+			printf("xt_ticks_out=%lu xt_ticks_in=%lu xt_ticks_empty=%lu xt_calls=%lu xt_calib_a=%lu xt_calib_b=%lu\n",
+			       (unsigned long)xt_ticks[0], (unsigned long)xt_ticks[1], (unsigned long)xt_empty_ticks,
+			       (unsigned long)(P / 2), (unsigned long)ticks_for(1000), (unsigned long)ticks_for(2000));
+#endif
 	}
+#ifndef __XTENSA__
 	else {
 		const int runs = 5;
 		double base, out, in, both;
@@ -537,6 +610,7 @@ int main(int argc, char **argv)
 		printf("flows=%u packets=%u ns_out=%.1f ns_in=%.1f ns_avg=%.1f failures=%llu\n", N, P,
 		       (out - base) / (P / 2), (in - base) / (P / 2), (both - base) / P, (unsigned long long)failures);
 	}
+#endif
 	napt_get_stats(&s);
 	printf("fastpath=%u\n", napt_fastpath_count());
 	printf("bytes_per_flow=%u memory=%zu dropped_table_full=%llu evicted=%llu live=%u\n", s.bytes_per_flow,
