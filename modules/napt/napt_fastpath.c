@@ -59,34 +59,16 @@ uint32_t napt_fastpath_count(void)
 	return gCount;
 }
 
-/* Four bytes as lwIP keeps an address (network order in memory), without memcpy() (a call on Xtensa). */
-static inline uint32_t wire32(const uint8_t *p)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-#else
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-#endif
-}
-
-/* The last octet of an address kept as lwIP keeps it. */
-static inline uint8_t last_octet(uint32_t addr)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return (uint8_t)(addr >> 24);
-#else
-	return (uint8_t)addr;
-#endif
-}
-
 /* The MAC for `next` on `out`, or NULL: then lwIP sends this packet (and resolves it if it must). */
 static const struct eth_addr *next_hop_mac(struct netif *out, uint32_t next, uint32_t now)
 {
+	uint8_t octets[4];
 	struct hop *h;
 	ip4_addr_t *addr;
 	struct netif *netif;
 	struct eth_addr *mac;
-	h = &gHops[last_octet(next) & (HOPS - 1u)];
+	memcpy(octets, &next, 4);
+	h = &gHops[octets[3] & (HOPS - 1u)];
 	if (h->addr == next && h->netif == out && h->used == now && etharp_get_entry((size_t)h->arp, &addr, &netif, &mac)
 	    && ip4_addr_get_u32(addr) == next && netif == out)
 		return mac;
@@ -119,25 +101,14 @@ static const struct eth_addr *next_hop_mac(struct netif *out, uint32_t next, uin
  */
 static int header_sum_ok(const uint8_t *ip)
 {
-	/* Byte-wise: the header may sit on any alignment, and memcpy() is a call on Xtensa. */
-	uint32_t sum = (uint32_t)(ip[0] << 8 | ip[1]) + (uint32_t)(ip[2] << 8 | ip[3]) + (uint32_t)(ip[4] << 8 | ip[5])
-	               + (uint32_t)(ip[6] << 8 | ip[7]) + (uint32_t)(ip[8] << 8 | ip[9]) + (uint32_t)(ip[10] << 8 | ip[11])
-	               + (uint32_t)(ip[12] << 8 | ip[13]) + (uint32_t)(ip[14] << 8 | ip[15])
-	               + (uint32_t)(ip[16] << 8 | ip[17]) + (uint32_t)(ip[18] << 8 | ip[19]);
+	/* Ones' complement sums do not care for byte order (RFC 1071): 16-bit halves of native words. */
+	uint32_t w[5], sum;
+	memcpy(w, ip, 20);
+	sum = (w[0] & 0xffffu) + (w[0] >> 16) + (w[1] & 0xffffu) + (w[1] >> 16) + (w[2] & 0xffffu) + (w[2] >> 16)
+	      + (w[3] & 0xffffu) + (w[3] >> 16) + (w[4] & 0xffffu) + (w[4] >> 16);
 	sum = (sum & 0xffffu) + (sum >> 16);
 	sum = (sum & 0xffffu) + (sum >> 16);
 	return sum == 0xffffu;
-}
-
-/* Six bytes, without a call to memcpy() (one on Xtensa). */
-static inline void mac_copy(uint8_t *to, const uint8_t *from)
-{
-	to[0] = from[0];
-	to[1] = from[1];
-	to[2] = from[2];
-	to[3] = from[3];
-	to[4] = from[4];
-	to[5] = from[5];
 }
 
 int napt_fastpath_send(struct pbuf *p, struct netif *inp, struct netif *out, uint32_t now)
@@ -161,8 +132,8 @@ int napt_fastpath_send(struct pbuf *p, struct netif *inp, struct netif *out, uin
 	/* ip4_input() checks it after the hook: a bad one is lwIP's to drop (translation kept it bad). */
 	if (!header_sum_ok(ip))
 		return 0;
-	src = wire32(ip + 12);
-	dst = wire32(ip + 16);
+	memcpy(&src, ip + 12, 4);
+	memcpy(&dst, ip + 16, 4);
 	/* What lwIP never forwards: 0/8, 127/8, multicast and above; from multicast or limited broadcast. */
 	if (ip[16] == 0 || ip[16] == 127 || ip[16] >= 224 || ip[12] >= 224)
 		return 0;
@@ -191,8 +162,8 @@ int napt_fastpath_send(struct pbuf *p, struct netif *inp, struct netif *out, uin
 
 	/* From here on the packet is ours to send. */
 	eth = p->payload;
-	mac_copy(eth, mac->addr);
-	mac_copy(eth + ETH_HWADDR_LEN, out->hwaddr);
+	memcpy(eth, mac->addr, ETH_HWADDR_LEN);
+	memcpy(eth + ETH_HWADDR_LEN, out->hwaddr, ETH_HWADDR_LEN);
 	eth[12] = 0x08;   /* IPv4 */
 	eth[13] = 0x00;
 	ip = eth + SIZEOF_ETH_HDR;
