@@ -1662,6 +1662,36 @@ static void test_fastpath(void)
 	pk_free(&p);
 	pk_free(&q);
 
+	/* SIP on a steady flow: the ALG still sees and rewrites what the fast path would send. */
+	{
+		char text[2048];
+		size_t len = invite_via(text, sizeof(text), "fast@192.168.4.2", "z9hG4bKfast1", "UDP", 5070);
+		uint16_t sext;
+		p = mk_udp_data(H2, 5070, R1, 5060, text, len);
+		frames_clear();
+		inject_eth(&lan_if, NULL, p.b, p.n);   /* a new flow */
+		CHECK(ip_frames_on(&wan_if, &ip, &len, &eth) == 1);
+		if (ip)
+			CHECK(has_text(ip + 28, len - 28, "Via: SIP/2.0/UDP 198.51.100.10"));
+		sext = ip ? sport_of(ip) : 0;
+		pk_free(&p);
+		p = mk_udp_data(R1, 5060, WAN, sext, "not sip", 7);
+		frames_clear();
+		inject_eth(&wan_if, NULL, p.b, p.n);   /* the answer: the flow is steady */
+		pk_free(&p);
+		len = invite_via(text, sizeof(text), "fast2@192.168.4.2", "z9hG4bKfast2", "UDP", 5070);
+		p = mk_udp_data(H2, 5070, R1, 5060, text, len);
+		frames_clear();
+		inject_eth(&lan_if, NULL, p.b, p.n);
+		CHECK(ip_frames_on(&wan_if, &ip, &len, &eth) == 1 && ip && !memcmp(eth, MAC_GW1, 6));
+		if (ip) {
+			CHECK(all_ok(ip, len) && src_of(ip) == WAN && sport_of(ip) == sext);
+			CHECK(has_text(ip + 28, len - 28, "Via: SIP/2.0/UDP 198.51.100.10"));
+			CHECK(has_text(ip + 28, len - 28, "Contact: <sip:alice@198.51.100.10"));
+		}
+		pk_free(&p);
+	}
+
 	frames_clear();
 	etharp_cleanup_netif(&wan_if);
 	etharp_cleanup_netif(&lan_if);
