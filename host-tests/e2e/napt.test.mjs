@@ -45,6 +45,17 @@ function natStats(out) {
 	};
 }
 
+// show interfaces' counters per port: { wan: { rxBytes, txBytes, txFrames }, lan: ... }.
+function portCounters(out) {
+	const ports = {};
+	for (const role of ["wan", "lan"]) {
+		const m = new RegExp(`^${role}:[\\s\\S]*?^ {2}rx (\\d+) frames (\\d+) bytes \\d+ dropped, \\d+ ipv4; tx (\\d+) frames (\\d+) bytes`, "m").exec(out);
+		assert.ok(m, `show interfaces, ${role}:\n${out}`);
+		ports[role] = { rxFrames: Number(m[1]), rxBytes: Number(m[2]), txFrames: Number(m[3]), txBytes: Number(m[4]) };
+	}
+	return ports;
+}
+
 // show nat's fast path line: on or off, and the packets it sent.
 function fastpath(out) {
 	const m = /^fastpath: (on|off); (\d+) packets$/m.exec(out);
@@ -152,6 +163,7 @@ test("curl in lan fetches 1 MB from an HTTP server in far, which sees the WAN ad
 	fs.writeFileSync(path.join(www, "blob"), blob);
 	const got = path.join(bench.dir, "got");
 	const fastBefore = fastpath(await router("show nat"));
+	const portsBefore = portCounters(await router("show interfaces"));
 	const server = await bench.serve("far", ["python3", "-u", "-c", HTTP_SERVER, FAR_HOST, "8000", www], { proto: "tcp", address: FAR_HOST, port: 8000 });
 	try {
 		const result = await bench.exec("lan", ["curl", "-sS", "--fail", "--connect-timeout", "5", "--max-time", "30", "-o", got, `http://${FAR_HOST}:8000/blob`], { timeout: 40000 });
@@ -163,6 +175,11 @@ test("curl in lan fetches 1 MB from an HTTP server in far, which sees the WAN ad
 		assert.doesNotMatch(server.stderr, /192\.168\./, "no LAN address reached far");
 		// FASTPATH=off (run-all.sh's second run): lwIP forwarded all of it; else the fast path most of it.
 		const fastAfter = fastpath(await router("show nat"));
+		// The ports' counters see every frame, whichever path sent it: 1 MiB left by the LAN port.
+		const portsAfter = portCounters(await router("show interfaces"));
+		assert.ok(portsAfter.lan.txBytes - portsBefore.lan.txBytes > blob.length, `lan tx bytes ${portsBefore.lan.txBytes} -> ${portsAfter.lan.txBytes}`);
+		assert.ok(portsAfter.wan.rxBytes - portsBefore.wan.rxBytes > blob.length, `wan rx bytes ${portsBefore.wan.rxBytes} -> ${portsAfter.wan.rxBytes}`);
+		assert.ok(portsAfter.lan.txFrames - portsBefore.lan.txFrames >= blob.length / 1500, "lan tx frames");
 		if (process.env.FASTPATH === "off")
 			assert.deepEqual([fastAfter.on, fastAfter.packets], [false, fastBefore.packets], "fast path off: it sent nothing");
 		else
