@@ -390,3 +390,20 @@ test("show nat reflects the traffic of this file", async () => {
 	assert.ok(stats.out > start.out + 100 && stats.in > start.in + 100, `translated out/in:\n${start.text}\n---\n${stats.text}`);
 	assert.equal(stats.filtering, "address-dependent", "set back after the filtering test");
 });
+
+test("set nat fastpath: show nat and show config follow it; a wrong word is refused", async () => {
+	const initial = fastpath(await router("show nat")).on;
+	try {
+		assert.match(await router("set nat fastpath off"), /fastpath off/);
+		assert.equal(fastpath(await router("show nat")).on, false);
+		assert.match(await router("show config"), /^set nat fastpath off$/m);
+		assert.match(await router("set nat fastpath on"), /fastpath on/);
+		assert.equal(fastpath(await router("show nat")).on, true);
+		assert.doesNotMatch(await router("show config"), /fastpath/, "on is the default: not written");
+		assert.match(await bench.console.command("set nat fastpath maybe"), /^error:.*neither on nor off/m);
+		assert.equal(fastpath(await router("show nat")).on, true, "unchanged by the refused word");
+	}
+	finally {
+		await bench.console.command(`set nat fastpath ${initial ? "on" : "off"}`);
+	}
+});
