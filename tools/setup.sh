@@ -31,6 +31,7 @@ packages=(
   valgrind                                        # memory checks of the C
   clang-14 libfuzzer-14-dev libclang-rt-14-dev    # fuzzing harnesses: libFuzzer and the sanitizer runtimes
   gcc-xtensa-lx106 picolibc-xtensa-lx106-elf      # the Xtensa compile check of the native code
+  qemu-system-misc                                # qemu-system-xtensa: instructions per packet on an Xtensa core (bench)
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 

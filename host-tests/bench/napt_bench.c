@@ -5,6 +5,11 @@
  *   napt_bench core <flows> <packets> time    native: ns per packet
  *   napt_bench lwip <flows> <packets> count   the whole lwIP path (ip4_input + hook + NAPT + forward)
  *   napt_bench lwip <flows> <packets> time
+ *   napt_bench eth|eth-off <flows> <packets> count|time
+ *                                             the same on Ethernet netifs, as the
+ *                                             boards' ports: ethernet_input() to the
+ *                                             driver's linkoutput, with the fast path
+ *                                             (napt_fastpath.c) on or off
  *
  * <flows> live UDP flows are made first (distinct inside hosts and ports,
  * random remotes), the table sized to exactly that many. Then <packets>
@@ -18,6 +23,11 @@
  *  - time: the same loop with the calls, minus the same loop calling a
  *    function that does nothing; best of several runs.
  * Prints one line of key=value pairs.
+ *
+ * On Ethernet the inside hosts are 30 (.2-.31), not 250: lwIP's ARP table
+ * holds 32 entries (the gateway's and theirs, all resolved before the
+ * loop), and each flow is answered once before it, so that every packet
+ * measured belongs to a steady flow, as in a long transfer.
  */
 #include "rig_ports.h"
 #include "napt.h"
@@ -25,7 +35,9 @@
 #include "ports.h"
 #include "router_hooks.h"
 
+#include "lwip/etharp.h"
 #include "lwip/init.h"
+#include "netif/ethernet.h"
 #include "lwip/ip4.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
@@ -143,13 +155,15 @@ struct ends {
 	uint16_t in_port, rem_port;
 };
 
+static uint32_t hosts = 250;
+
 static struct ends *make_ends(uint32_t n)
 {
 	static const uint16_t services[] = { 53, 123, 443, 3478, 5060, 500, 4500, 19302 };
 	struct ends *e = calloc(n, sizeof(*e));
 	uint8_t *used = calloc(250, 65536 / 8);
 	for (uint32_t j = 0; j < n; j++) {
-		uint32_t host = j % 250;
+		uint32_t host = j % hosts;
 		uint16_t port;
 		do
 			port = (uint16_t)(1024 + rnd() % (65536 - 1024));
@@ -189,12 +203,59 @@ __attribute__((noinline)) void bench_none(uint8_t *b)
 	sink = b[0];
 }
 
-static double now_ns(void)
+#ifdef __XTENSA__
+/* No floating point on the lx106 (Debian's libgcc has no soft-float either): ticks. */
+typedef uint32_t btime;
+
+/*
+ * Under qemu-system-xtensa -icount, CCOUNT follows the instruction count;
+ * xtensa_calibrate() finds how many instructions one tick is.
+ */
+static inline uint32_t ccount(void)
+{
+	uint32_t c;
+	__asm__ volatile("rsr.ccount %0" : "=a"(c));
+	return c;
+}
+
+static btime now_ns(void)
+{
+	return ccount();
+}
+
+/* Ticks for 1000 x `inner` iterations of a two-instruction loop. */
+static uint32_t ticks_for(uint32_t inner)
+{
+	uint32_t c0, c1;
+	c0 = ccount();
+	__asm__ volatile(
+		"movi a9, 1000\n"
+		"1: mov a8, %0\n"
+		"2: addi a8, a8, -1\n"
+		"bnez a8, 2b\n"
+		"addi a9, a9, -1\n"
+		"bnez a9, 1b\n"
+		: : "a"(inner) : "a8", "a9");
+	c1 = ccount();
+	return c1 - c0;
+}
+
+static uint32_t xt_ticks[2];
+static uint32_t xt_empty_ticks;
+__attribute__((noinline)) void xt_empty(struct pbuf *p)
+{
+	sink = p != NULL;
+}
+#else
+typedef double btime;
+
+static btime now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
+#endif
 
 static uint64_t failures;
 
@@ -202,11 +263,11 @@ static uint64_t failures;
  * The loop: `packets` packets, out and in alternating. Either call may be
  * bench_none for the timing baselines. Returns the elapsed ns.
  */
-static double core_loop(uint32_t packets, void (*out)(uint8_t *), void (*in)(uint8_t *))
+static btime core_loop(uint32_t packets, void (*out)(uint8_t *), void (*in)(uint8_t *))
 {
 	static uint8_t buf[PKT] __attribute__((aligned(8)));
 	uint32_t mask = N - 1;
-	double t0;
+	btime t0;
 	rng = 0x12345678u;
 	t0 = now_ns();
 	for (uint32_t i = 0; i < packets / 2; i++) {
@@ -289,6 +350,51 @@ static err_t if_init(struct netif *n)
 	return ERR_OK;
 }
 
+/* Ethernet: the driver's linkoutput, and each port's and its peers' MACs. */
+static int eth;
+static const uint8_t MAC_WAN[6] = { 0x02, 0, 0, 0, 0, 0x0a }, MAC_LAN[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+static const uint8_t MAC_PEER[6] = { 0x02, 0, 0, 0, 0x01, 0x00 };
+
+static err_t eth_linkoutput(struct netif *netif, struct pbuf *p)
+{
+	sent[netif == &wan_if]++;
+	memcpy(last_out, (const uint8_t *)p->payload + 14, 24);
+	return ERR_OK;
+}
+
+static err_t eth_init(struct netif *n)
+{
+	n->output = etharp_output;
+	n->linkoutput = eth_linkoutput;
+	n->mtu = 1500;
+	n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+	n->hwaddr_len = 6;
+	memcpy(n->hwaddr, n == &wan_if ? MAC_WAN : MAC_LAN, 6);
+	n->name[0] = n == &wan_if ? 'w' : 'l';
+	n->name[1] = '0';
+	return ERR_OK;
+}
+
+/* `host` on `n` answers the router's ARP request. */
+static void arp_answer(struct netif *n, uint32_t host)
+{
+	uint8_t arp[28];
+	struct pbuf *q = pbuf_alloc(PBUF_RAW, sizeof(arp), PBUF_POOL);
+	memset(arp, 0, sizeof(arp));
+	arp[1] = 1;
+	arp[2] = 0x08;
+	arp[4] = 6;
+	arp[5] = 4;
+	arp[7] = 2;
+	memcpy(arp + 8, MAC_PEER, 6);
+	memcpy(arp + 13, (const uint8_t *)&host + 3, 1);
+	memcpy(arp + 14, &host, 4);
+	memcpy(arp + 18, n->hwaddr, 6);
+	memcpy(arp + 24, &n->ip_addr, 4);
+	pbuf_take(q, arp, sizeof(arp));
+	etharp_input(q, n);
+}
+
 __attribute__((noinline)) void lwip_out(struct pbuf *p)
 {
 	sink = lan_if.input(p, &lan_if);
@@ -305,28 +411,53 @@ __attribute__((noinline)) void lwip_none(struct pbuf *p)
 	sink = 0;
 }
 
-static struct pbuf *packet(const uint8_t *b)
+/* The packet as received: a pool pbuf, behind an Ethernet header to the port on Ethernet. */
+static struct pbuf *packet_to(const uint8_t *b, const struct netif *n)
 {
-	struct pbuf *p = pbuf_alloc(PBUF_RAW, PKT, PBUF_POOL);
+	unsigned hdr = eth ? 14u : 0u;
+	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)(PKT + hdr), PBUF_POOL);
+	uint8_t *f;
 	if (!p) {
 		fprintf(stderr, "pbuf pool empty\n");
 		exit(1);
 	}
-	memcpy(p->payload, b, PKT);
+	f = p->payload;
+	if (eth) {
+		memcpy(f, n->hwaddr, 6);
+		memcpy(f + 6, MAC_PEER, 6);
+		f[12] = 0x08;
+		f[13] = 0x00;
+	}
+	memcpy(f + hdr, b, PKT);
 	return p;
 }
 
-static double lwip_loop(uint32_t packets, void (*out)(struct pbuf *), void (*in)(struct pbuf *))
+static btime lwip_loop(uint32_t packets, void (*out)(struct pbuf *), void (*in)(struct pbuf *))
 {
 	uint32_t mask = N - 1;
 	uint64_t before = sent[0] + sent[1];
-	double t0, t;
+	btime t0, t;
 	rng = 0x12345678u;
 	t0 = now_ns();
 	for (uint32_t i = 0; i < packets / 2; i++) {
 		const struct tmpl *tp = &T[rnd() & mask];
-		out(packet(tp->out));
-		in(packet(tp->in));
+#ifdef __XTENSA__
+		/* Ticks inside the calls only, and the same for a call that does nothing (subtracted). */
+		struct pbuf *p = packet_to(tp->out, &lan_if);
+		uint32_t c0 = ccount();
+		out(p);
+		xt_ticks[0] += ccount() - c0;
+		p = packet_to(tp->in, &wan_if);
+		c0 = ccount();
+		in(p);
+		xt_ticks[1] += ccount() - c0;
+		c0 = ccount();
+		xt_empty(NULL);
+		xt_empty_ticks += ccount() - c0;
+#else
+		out(packet_to(tp->out, &lan_if));
+		in(packet_to(tp->in, &wan_if));
+#endif
 	}
 	t = now_ns() - t0;
 	if (out == lwip_out && in == lwip_in)
@@ -344,9 +475,9 @@ static void lwip_setup(uint32_t flows)
 	IP4_ADDR(&m, 255, 255, 255, 0);
 	IP4_ADDR(&a, 198, 51, 100, 10);
 	IP4_ADDR(&g, 198, 51, 100, 1);
-	netif_add(&wan_if, &a, &m, &g, NULL, if_init, ip4_input);
+	netif_add(&wan_if, &a, &m, &g, NULL, eth ? eth_init : if_init, eth ? ethernet_input : ip4_input);
 	IP4_ADDR(&a, 192, 168, 4, 1);
-	netif_add(&lan_if, &a, &m, IP4_ADDR_ANY4, NULL, if_init, ip4_input);
+	netif_add(&lan_if, &a, &m, IP4_ADDR_ANY4, NULL, eth ? eth_init : if_init, eth ? ethernet_input : ip4_input);
 	netif_set_default(&wan_if);
 	netif_set_up(&wan_if);
 	netif_set_up(&lan_if);
@@ -358,16 +489,30 @@ static void lwip_setup(uint32_t flows)
 		fprintf(stderr, "napt_lwip_start failed\n");
 		exit(1);
 	}
+	if (eth) {
+		hosts = 30;
+		arp_answer(&wan_if, A(198, 51, 100, 1));
+		for (uint32_t h = 0; h < hosts; h++)
+			arp_answer(&lan_if, A(192, 168, 4, 2 + h));
+	}
 	e = make_ends(flows);
 	for (uint32_t j = 0; j < flows; j++) {
 		uint64_t before = sent[1];
 		udp_packet(T[j].out, e[j].in_addr, e[j].in_port, e[j].rem_addr, e[j].rem_port, j);
-		lan_if.input(packet(T[j].out), &lan_if);
+		lan_if.input(packet_to(T[j].out, &lan_if), &lan_if);
 		if (sent[1] != before + 1) {
 			fprintf(stderr, "flow %u not forwarded\n", j);
 			exit(1);
 		}
 		udp_packet(T[j].in, e[j].rem_addr, e[j].rem_port, WAN, sport_of(last_out), j + 1);
+		if (eth) {
+			before = sent[0];
+			wan_if.input(packet_to(T[j].in, &wan_if), &wan_if);
+			if (sent[0] != before + 1) {
+				fprintf(stderr, "flow %u not answered\n", j);
+				exit(1);
+			}
+		}
 	}
 	free(e);
 	napt_get_stats(&s);
@@ -379,6 +524,9 @@ static void lwip_setup(uint32_t flows)
 
 /* ------------------------------------------------------------------ */
 
+static uint32_t P;
+
+#ifndef __XTENSA__
 static double best_of(int runs, double (*fn)(void))
 {
 	double best = 1e30;
@@ -390,7 +538,6 @@ static double best_of(int runs, double (*fn)(void))
 	return best;
 }
 
-static uint32_t P;
 static double t_core_both(void) { return core_loop(P, bench_out, bench_in); }
 static double t_core_out(void) { return core_loop(P, bench_out, bench_none); }
 static double t_core_in(void) { return core_loop(P, bench_none, bench_in); }
@@ -399,16 +546,20 @@ static double t_lwip_both(void) { return lwip_loop(P, lwip_out, lwip_in); }
 static double t_lwip_base(void) { return lwip_loop(P, lwip_none, lwip_none); }
 static double t_lwip_out(void) { return lwip_loop(P, lwip_out, lwip_none); }
 static double t_lwip_in(void) { return lwip_loop(P, lwip_none, lwip_in); }
+#endif
 
 int main(int argc, char **argv)
 {
 	int lwip, timing;
 	struct napt_stats s;
-	if (argc != 5 || (strcmp(argv[1], "core") && strcmp(argv[1], "lwip")) || (strcmp(argv[4], "count") && strcmp(argv[4], "time"))) {
-		fprintf(stderr, "usage: napt_bench core|lwip <flows> <packets> count|time\n");
+	if (argc != 5 || (strcmp(argv[1], "core") && strcmp(argv[1], "lwip") && strcmp(argv[1], "eth") && strcmp(argv[1], "eth-off"))
+	    || (strcmp(argv[4], "count") && strcmp(argv[4], "time"))) {
+		fprintf(stderr, "usage: napt_bench core|lwip|eth|eth-off <flows> <packets> count|time\n");
 		return 2;
 	}
-	lwip = !strcmp(argv[1], "lwip");
+	eth = !strncmp(argv[1], "eth", 3);
+	lwip = eth || !strcmp(argv[1], "lwip");
+	napt_fastpath_set(!strcmp(argv[1], "eth"));
 	timing = !strcmp(argv[4], "time");
 	N = (uint32_t)strtoul(argv[2], NULL, 10);
 	P = (uint32_t)strtoul(argv[3], NULL, 10) & ~1u;
@@ -429,7 +580,15 @@ int main(int argc, char **argv)
 		else
 			core_loop(P, bench_out, bench_in);
 		printf("flows=%u packets=%u failures=%llu\n", N, P, (unsigned long long)failures);
+#ifdef __XTENSA__
+		/* run.sh: (ticks - empty) over calls, times 2,000,000 over (calib_b - calib_a) instructions per tick. */
+		if (lwip)
+			printf("xt_ticks_out=%lu xt_ticks_in=%lu xt_ticks_empty=%lu xt_calls=%lu xt_calib_a=%lu xt_calib_b=%lu\n",
+			       (unsigned long)xt_ticks[0], (unsigned long)xt_ticks[1], (unsigned long)xt_empty_ticks,
+			       (unsigned long)(P / 2), (unsigned long)ticks_for(1000), (unsigned long)ticks_for(2000));
+#endif
 	}
+#ifndef __XTENSA__
 	else {
 		const int runs = 5;
 		double base, out, in, both;
@@ -451,7 +610,9 @@ int main(int argc, char **argv)
 		printf("flows=%u packets=%u ns_out=%.1f ns_in=%.1f ns_avg=%.1f failures=%llu\n", N, P,
 		       (out - base) / (P / 2), (in - base) / (P / 2), (both - base) / P, (unsigned long long)failures);
 	}
+#endif
 	napt_get_stats(&s);
+	printf("fastpath=%u\n", napt_fastpath_count());
 	printf("bytes_per_flow=%u memory=%zu dropped_table_full=%llu evicted=%llu live=%u\n", s.bytes_per_flow,
 	       lwip ? (size_t)0 : table_size, (unsigned long long)s.dropped[NAPT_DROP_TABLE_FULL],
 	       (unsigned long long)s.evicted, s.in_use[1]);

@@ -45,6 +45,24 @@ function natStats(out) {
 	};
 }
 
+// show interfaces' counters per port: { wan: { rxBytes, txBytes, txFrames }, lan: ... }.
+function portCounters(out) {
+	const ports = {};
+	for (const role of ["wan", "lan"]) {
+		const m = new RegExp(`^${role}:[\\s\\S]*?^ {2}rx (\\d+) frames (\\d+) bytes \\d+ dropped, \\d+ ipv4; tx (\\d+) frames (\\d+) bytes`, "m").exec(out);
+		assert.ok(m, `show interfaces, ${role}:\n${out}`);
+		ports[role] = { rxFrames: Number(m[1]), rxBytes: Number(m[2]), txFrames: Number(m[3]), txBytes: Number(m[4]) };
+	}
+	return ports;
+}
+
+// show nat's fast path line: on or off, and the packets it sent.
+function fastpath(out) {
+	const m = /^fastpath: (on|off); (\d+) packets$/m.exec(out);
+	assert.ok(m, `show nat, fastpath line:\n${out}`);
+	return { on: m[1] === "on", packets: Number(m[2]) };
+}
+
 const re = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 // A UDP endpoint set: binds every host:port given, prints "ready", then
@@ -144,6 +162,8 @@ test("curl in lan fetches 1 MB from an HTTP server in far, which sees the WAN ad
 	const blob = crypto.randomBytes(1 << 20);
 	fs.writeFileSync(path.join(www, "blob"), blob);
 	const got = path.join(bench.dir, "got");
+	const fastBefore = fastpath(await router("show nat"));
+	const portsBefore = portCounters(await router("show interfaces"));
 	const server = await bench.serve("far", ["python3", "-u", "-c", HTTP_SERVER, FAR_HOST, "8000", www], { proto: "tcp", address: FAR_HOST, port: 8000 });
 	try {
 		const result = await bench.exec("lan", ["curl", "-sS", "--fail", "--connect-timeout", "5", "--max-time", "30", "-o", got, `http://${FAR_HOST}:8000/blob`], { timeout: 40000 });
@@ -153,6 +173,17 @@ test("curl in lan fetches 1 MB from an HTTP server in far, which sees the WAN ad
 		const log = await server.waitFor(/^(\S+) - - \[[^\]]*\] "GET \/blob HTTP\/1\.1" 200/m, 3000, { stream: "stderr" });
 		assert.equal(log[1], wan, `the server saw the router's WAN address:\n${server.stderr}`);
 		assert.doesNotMatch(server.stderr, /192\.168\./, "no LAN address reached far");
+		// FASTPATH=off (run-all.sh's second run): lwIP forwarded all of it; else the fast path most of it.
+		const fastAfter = fastpath(await router("show nat"));
+		// The ports' counters see every frame, whichever path sent it: 1 MiB left by the LAN port.
+		const portsAfter = portCounters(await router("show interfaces"));
+		assert.ok(portsAfter.lan.txBytes - portsBefore.lan.txBytes > blob.length, `lan tx bytes ${portsBefore.lan.txBytes} -> ${portsAfter.lan.txBytes}`);
+		assert.ok(portsAfter.wan.rxBytes - portsBefore.wan.rxBytes > blob.length, `wan rx bytes ${portsBefore.wan.rxBytes} -> ${portsAfter.wan.rxBytes}`);
+		assert.ok(portsAfter.lan.txFrames - portsBefore.lan.txFrames >= blob.length / 1500, "lan tx frames");
+		if (process.env.FASTPATH === "off")
+			assert.deepEqual([fastAfter.on, fastAfter.packets], [false, fastBefore.packets], "fast path off: it sent nothing");
+		else
+			assert.ok(fastAfter.on && fastAfter.packets - fastBefore.packets > 500, `the fast path carried the transfer: ${fastBefore.packets} -> ${fastAfter.packets}`);
 	}
 	finally {
 		await server.stop();
@@ -358,4 +389,21 @@ test("show nat reflects the traffic of this file", async () => {
 	assert.ok(stats.created > start.created, stats.text);
 	assert.ok(stats.out > start.out + 100 && stats.in > start.in + 100, `translated out/in:\n${start.text}\n---\n${stats.text}`);
 	assert.equal(stats.filtering, "address-dependent", "set back after the filtering test");
+});
+
+test("set nat fastpath: show nat and show config follow it; a wrong word is refused", async () => {
+	const initial = fastpath(await router("show nat")).on;
+	try {
+		assert.match(await router("set nat fastpath off"), /fastpath off/);
+		assert.equal(fastpath(await router("show nat")).on, false);
+		assert.match(await router("show config"), /^set nat fastpath off$/m);
+		assert.match(await router("set nat fastpath on"), /fastpath on/);
+		assert.equal(fastpath(await router("show nat")).on, true);
+		assert.doesNotMatch(await router("show config"), /fastpath/, "on is the default: not written");
+		assert.match(await bench.console.command("set nat fastpath maybe"), /^error:.*neither on nor off/m);
+		assert.equal(fastpath(await router("show nat")).on, true, "unchanged by the refused word");
+	}
+	finally {
+		await bench.console.command(`set nat fastpath ${initial ? "on" : "off"}`);
+	}
 });

@@ -152,6 +152,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		was_ok = header_ok(packet, len);
 		v = napt_process(packet, (uint16_t)len, (uint16_t)len, dir, gNow);
 		check(packet, len, dir, v, was_ok);
+		/* The fast path's gate: only a TCP or UDP packet translated for forwarding, never a fragment. */
+		if (napt_last_steady() && (v != NAPT_FORWARD || len < 20 || (packet[9] != NAPT_PROTO_TCP && packet[9] != NAPT_PROTO_UDP)
+		                           || ((packet[6] << 8 | packet[7]) & 0x3fff)))
+			abort();
 		free(packet);
 		if ((ctl & 0xf0) == 0xf0)
 			napt_tick(gNow);

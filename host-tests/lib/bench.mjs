@@ -267,6 +267,12 @@ export async function startBench({ prefs, main = "main", attach = true, waitForP
 			const child = spawn("ip", ["netns", "exec", nsName(router.ns), ...argv], { stdio: ["pipe", "pipe", "pipe"] });
 			router.sim = child;
 			router.console = new SimConsole(child);
+			// FASTPATH=off: every router forwards through lwIP alone, as typed at the console on each start.
+			if (process.env.FASTPATH === "off" && main === "main") {
+				const answer = await router.console.command("set nat fastpath off", 15000);
+				if (!/fastpath off/.test(answer))
+					throw new Error(`set nat fastpath off: ${answer}`);
+			}
 			return child;
 		};
 		// The router's WAN address once DHCP has bound, from the console.

@@ -30,6 +30,7 @@
 #include "lwip/sys.h"
 #include "lwip/timeouts.h"
 #include "lwip/udp.h"
+#include "netif/ethernet.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -1410,6 +1411,298 @@ static void test_sip_off(void)
 	cap_clear();
 }
 
+/* ------------------------------------------------------------------ */
+/* The forwarding fast path (napt_fastpath.c), on Ethernet netifs.     */
+
+#define FRAME_MAX 16
+static struct cap frames[FRAME_MAX];
+static int nframes;
+
+static err_t link_capture(struct netif *netif, struct pbuf *p)
+{
+	CHECK(nframes < FRAME_MAX);
+	if (nframes < FRAME_MAX) {
+		frames[nframes].netif = netif;
+		frames[nframes].n = p->tot_len;
+		frames[nframes].b = malloc(p->tot_len);
+		CHECK(pbuf_copy_partial(p, frames[nframes].b, p->tot_len, 0) == p->tot_len);
+		nframes++;
+	}
+	return ERR_OK;
+}
+
+static void frames_clear(void)
+{
+	for (int i = 0; i < nframes; i++)
+		free(frames[i].b);
+	nframes = 0;
+	cap_clear();
+}
+
+static const uint8_t MAC_GW1[6] = { 0x02, 0, 0, 0, 0x01, 0x01 };
+static const uint8_t MAC_GW2[6] = { 0x02, 0, 0, 0, 0x01, 0x02 };
+static const uint8_t MAC_H2[6] = { 0x02, 0, 0, 0, 0x04, 0x02 };
+static const uint8_t BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+/* A received Ethernet frame carrying `ip`, to `dmac` (the port's own MAC when NULL), through ethernet_input(). */
+static void inject_eth(struct netif *n, const uint8_t *dmac, const uint8_t *ip, size_t len)
+{
+	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)(14 + len), PBUF_POOL);
+	uint8_t *tmp = malloc(14 + len);
+	CHECK(p != NULL && tmp != NULL);
+	if (!p || !tmp) {
+		free(tmp);
+		if (p)
+			pbuf_free(p);
+		return;
+	}
+	memcpy(tmp, dmac ? dmac : n->hwaddr, 6);
+	memcpy(tmp + 6, n == &wan_if ? MAC_GW1 : MAC_H2, 6);
+	tmp[12] = 0x08;
+	tmp[13] = 0x00;
+	memcpy(tmp + 14, ip, len);
+	CHECK(pbuf_take(p, tmp, (u16_t)(14 + len)) == ERR_OK);
+	free(tmp);
+	ethernet_input(p, n);
+}
+
+/* `host` answers ARP on `n` with `mac` (the router asked: the entry is made or updated). */
+static void arp_reply(struct netif *n, uint32_t host, const uint8_t *mac)
+{
+	uint8_t arp[28];
+	struct pbuf *q;
+	memset(arp, 0, sizeof(arp));
+	arp[1] = 1;
+	arp[2] = 0x08;
+	arp[4] = 6;
+	arp[5] = 4;
+	arp[7] = 2;
+	memcpy(arp + 8, mac, 6);
+	memcpy(arp + 14, &host, 4);
+	memcpy(arp + 18, n->hwaddr, 6);
+	memcpy(arp + 24, &n->ip_addr, 4);
+	q = pbuf_alloc(PBUF_RAW, sizeof(arp), PBUF_POOL);
+	CHECK(q != NULL);
+	if (q) {
+		pbuf_take(q, arp, sizeof(arp));
+		etharp_input(q, n);
+	}
+}
+
+/* IPv4 frames captured on `n`; the last one's IP packet in *ip (NULL when none). */
+static int ip_frames_on(struct netif *n, const uint8_t **ip, size_t *len, const uint8_t **eth)
+{
+	int c = 0;
+	*ip = NULL;
+	for (int i = 0; i < nframes; i++)
+		if (frames[i].netif == n && frames[i].n >= 34 && frames[i].b[12] == 0x08 && frames[i].b[13] == 0x00) {
+			c++;
+			*eth = frames[i].b;
+			*ip = frames[i].b + 14;
+			*len = frames[i].n - 14u;
+		}
+	return c;
+}
+
+/*
+ * Send `p` on `from`; returns how many packets the fast path took (0 or 1)
+ * and checks what left on `to`: one IPv4 frame (when `expect_out`) from
+ * the port's MAC to `mac`, its TTL one less with a good checksum.
+ */
+static uint32_t through(struct netif *from, const uint8_t *dmac, const struct pk *p, struct netif *to, int expect_out,
+                        const uint8_t *mac)
+{
+	uint32_t before = napt_fastpath_count();
+	const uint8_t *ip, *eth;
+	size_t len;
+	frames_clear();
+	inject_eth(from, dmac, p->b, p->n);
+	int n = ip_frames_on(to, &ip, &len, &eth);
+	CHECK(n == (expect_out ? 1 : 0));
+	if (n == 1 && expect_out) {
+		CHECK(!memcmp(eth, mac, 6) && !memcmp(eth + 6, to->hwaddr, 6));
+		CHECK(all_ok(ip, len) && ip[8] == p->b[8] - 1 && len == p->n);
+	}
+	return napt_fastpath_count() - before;
+}
+
+static void test_fastpath(void)
+{
+	netif_output_fn out_w = wan_if.output, out_l = lan_if.output;
+	static const uint8_t wan_mac[6] = { 0x02, 0xaa, 0, 0, 0, 0x0a }, lan_mac[6] = { 0x02, 0xbb, 0, 0, 0, 0x01 };
+	struct pk p, q;
+	uint16_t ext;
+	const uint8_t *ip, *eth;
+	size_t len;
+	uint8_t first[1600];
+	size_t first_n;
+
+	memcpy(wan_if.hwaddr, wan_mac, 6);
+	memcpy(lan_if.hwaddr, lan_mac, 6);
+	for (struct netif *n = &wan_if; n; n = n == &wan_if ? &lan_if : NULL) {
+		n->hwaddr_len = 6;
+		n->flags |= NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+		n->linkoutput = link_capture;
+		n->output = etharp_output;
+	}
+	advance(1000);
+	arp_reply(&wan_if, GW, MAC_GW1);
+	arp_reply(&lan_if, H2, MAC_H2);
+
+	/* UDP: the first packet makes the flow (lwIP sends it); the answer makes it steady. */
+	p = mk_udp(H2, 6000, R1, 53);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 1, MAC_GW1) == 0);
+	CHECK(ip_frames_on(&wan_if, &ip, &len, &eth) == 1);
+	ext = ip ? sport_of(ip) : 0;
+	q = mk_udp(R1, 53, WAN, ext);
+	CHECK(through(&wan_if, NULL, &q, &lan_if, 1, MAC_H2) == 1);   /* seen both ways now */
+	CHECK(ip_frames_on(&lan_if, &ip, &len, &eth) == 1 && ip && dst_of(ip) == H2 && dport_of(ip) == 6000);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 1, MAC_GW1) == 1);
+	CHECK(ip_frames_on(&wan_if, &ip, &len, &eth) == 1 && ip && src_of(ip) == WAN && sport_of(ip) == ext);
+	first_n = len;
+	memcpy(first, eth, 14 + len);
+
+	/* Off, the same packet leaves as the same bytes through lwIP. */
+	napt_fastpath_set(0);
+	CHECK(!napt_fastpath_on());
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 1, MAC_GW1) == 0);
+	CHECK(ip_frames_on(&wan_if, &ip, &len, &eth) == 1 && len == first_n && !memcmp(eth, first, 14 + first_n));
+	napt_fastpath_set(1);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 1, MAC_GW1) == 1);
+	CHECK(ip_frames_on(&wan_if, &ip, &len, &eth) == 1 && len == first_n && !memcmp(eth, first, 14 + first_n));
+
+	/* The gateway's MAC changes mid-flow: the next packet goes to the new one. */
+	arp_reply(&wan_if, GW, MAC_GW2);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 1, MAC_GW2) == 1);
+	/* Its entry gone: lwIP asks ARP again and holds the packet; the answer sends it. */
+	etharp_cleanup_netif(&wan_if);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 0, NULL) == 0);
+	CHECK(nframes == 1 && frames[0].netif == &wan_if && frames[0].b[12] == 0x08 && frames[0].b[13] == 0x06);
+	frames_clear();
+	arp_reply(&wan_if, GW, MAC_GW1);
+	CHECK(ip_frames_on(&wan_if, &ip, &len, &eth) == 1 && !memcmp(eth, MAC_GW1, 6));
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 1, MAC_GW1) == 1);
+
+	/* Once a second lwIP sends one (ARP sees its entry used); the rest take the fast path. */
+	advance(1000);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 1, MAC_GW1) == 0);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 1, MAC_GW1) == 1);
+
+	/* The WAN link down: nothing leaves; up again, the flow goes on. */
+	netif_set_link_down(&wan_if);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 0, NULL) == 0);
+	netif_set_link_up(&wan_if);
+	arp_reply(&wan_if, GW, MAC_GW1);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 1, MAC_GW1) + through(&lan_if, NULL, &p, &wan_if, 1, MAC_GW1) >= 1);
+
+	/* TTL 1: time exceeded to the sender, from lwIP's path. */
+	p.b[8] = 1;
+	ip_fill_csum(p.b);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 0, NULL) == 0);
+	CHECK(ip_frames_on(&lan_if, &ip, &len, &eth) == 1 && ip && proto_of(ip) == T_ICMP && ip[20] == 11);
+	/* A bad header checksum: dropped by lwIP, as without the fast path. */
+	p.b[8] = 64;
+	ip_fill_csum(p.b);
+	p.b[10] ^= 0x40;
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 0, NULL) == 0);
+	pk_free(&p);
+	/* IP options: forwarded by lwIP, options kept. */
+	p = mk_udp_opt(H2, 6000, R1, 53, 8, 0, 4);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 1, MAC_GW1) == 0);
+	CHECK(ip_frames_on(&wan_if, &ip, &len, &eth) == 1 && ip && ihl_of(ip) == 24);
+	pk_free(&p);
+	/* DF and too big for the WAN: fragmentation needed, with the MTU. */
+	wan_if.mtu = 576;
+	p = mk_udp_opt(H2, 6000, R1, 53, 1000, 0, 0);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 0, NULL) == 0);
+	CHECK(ip_frames_on(&lan_if, &ip, &len, &eth) == 1 && ip && proto_of(ip) == T_ICMP && ip[20] == 3 && ip[21] == 4
+	      && g16(ip + 26) == 576);
+	/* Without DF: fragmented by lwIP. */
+	p.b[6] = 0;
+	ip_fill_csum(p.b);
+	frames_clear();
+	inject_eth(&lan_if, NULL, p.b, p.n);
+	CHECK(ip_frames_on(&wan_if, &ip, &len, &eth) == 2);
+	wan_if.mtu = 1500;
+	pk_free(&p);
+	/* A link-layer broadcast: lwIP forwards none. */
+	p = mk_udp(H2, 6000, R1, 53);
+	CHECK(through(&lan_if, BCAST, &p, &wan_if, 0, NULL) == 0);
+	pk_free(&p);
+	/* To the router itself: not forwarded at all. */
+	p = mk_udp(H2, 6000, LAN, 9);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 0, NULL) == 0);
+	pk_free(&p);
+
+	/* TCP: the handshake through lwIP, data on the fast path, the FIN through lwIP again. */
+	p = mk_tcp(H2, 6001, R1, 80, T_SYN, 0);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 1, MAC_GW1) == 0);
+	CHECK(ip_frames_on(&wan_if, &ip, &len, &eth) == 1);
+	ext = ip ? sport_of(ip) : 0;
+	pk_free(&p);
+	p = mk_tcp(R1, 80, WAN, ext, T_SYN | T_ACK, 0);
+	CHECK(through(&wan_if, NULL, &p, &lan_if, 1, MAC_H2) == 0);
+	pk_free(&p);
+	p = mk_tcp(H2, 6001, R1, 80, T_ACK, 0);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 1, MAC_GW1) == 1);   /* this ACK completes it */
+	pk_free(&p);
+	p = mk_tcp(R1, 80, WAN, ext, T_ACK | T_PSH, 100);
+	CHECK(through(&wan_if, NULL, &p, &lan_if, 1, MAC_H2) == 1);
+	pk_free(&p);
+	/* H2 moves to another MAC: the next packet to it follows. */
+	arp_reply(&lan_if, H2, MAC_GW2);
+	p = mk_tcp(R1, 80, WAN, ext, T_ACK | T_PSH, 100);
+	CHECK(through(&wan_if, NULL, &p, &lan_if, 1, MAC_GW2) == 1);
+	pk_free(&p);
+	p = mk_tcp(R1, 80, WAN, ext, T_ACK | T_FIN, 0);
+	CHECK(through(&wan_if, NULL, &p, &lan_if, 1, MAC_GW2) == 0);
+	pk_free(&p);
+	p = mk_tcp(H2, 6001, R1, 80, T_ACK, 0);
+	CHECK(through(&lan_if, NULL, &p, &wan_if, 1, MAC_GW1) == 0);   /* closing */
+	pk_free(&p);
+	pk_free(&q);
+
+	/* SIP on a steady flow: the ALG still sees and rewrites what the fast path would send. */
+	{
+		char text[2048];
+		size_t len = invite_via(text, sizeof(text), "fast@192.168.4.2", "z9hG4bKfast1", "UDP", 5070);
+		uint16_t sext;
+		p = mk_udp_data(H2, 5070, R1, 5060, text, len);
+		frames_clear();
+		inject_eth(&lan_if, NULL, p.b, p.n);   /* a new flow */
+		CHECK(ip_frames_on(&wan_if, &ip, &len, &eth) == 1);
+		if (ip)
+			CHECK(has_text(ip + 28, len - 28, "Via: SIP/2.0/UDP 198.51.100.10"));
+		sext = ip ? sport_of(ip) : 0;
+		pk_free(&p);
+		p = mk_udp_data(R1, 5060, WAN, sext, "not sip", 7);
+		frames_clear();
+		inject_eth(&wan_if, NULL, p.b, p.n);   /* the answer: the flow is steady */
+		pk_free(&p);
+		len = invite_via(text, sizeof(text), "fast2@192.168.4.2", "z9hG4bKfast2", "UDP", 5070);
+		p = mk_udp_data(H2, 5070, R1, 5060, text, len);
+		frames_clear();
+		inject_eth(&lan_if, NULL, p.b, p.n);
+		CHECK(ip_frames_on(&wan_if, &ip, &len, &eth) == 1 && ip && !memcmp(eth, MAC_GW1, 6));
+		if (ip) {
+			CHECK(all_ok(ip, len) && src_of(ip) == WAN && sport_of(ip) == sext);
+			CHECK(has_text(ip + 28, len - 28, "Via: SIP/2.0/UDP 198.51.100.10"));
+			CHECK(has_text(ip + 28, len - 28, "Contact: <sip:alice@198.51.100.10"));
+		}
+		pk_free(&p);
+	}
+
+	frames_clear();
+	etharp_cleanup_netif(&wan_if);
+	etharp_cleanup_netif(&lan_if);
+	for (struct netif *n = &wan_if; n; n = n == &wan_if ? &lan_if : NULL) {
+		n->flags &= (u8_t)~(NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET);
+		n->linkoutput = NULL;
+	}
+	wan_if.output = out_w;
+	lan_if.output = out_l;
+}
+
 int main(void)
 {
 	ip4_addr_t a, m, g;
@@ -1470,6 +1763,8 @@ int main(void)
 	test_sip_off();
 	test_unresolved();
 	check_no_leak("sip off");
+	test_fastpath();
+	check_no_leak("fastpath");
 	advance(5000);
 	CHECK(napt_lwip_now() >= 26);
 	check_no_leak("end");

@@ -261,6 +261,15 @@ void xs_napt_set_host_share(xsMachine *the)
 		xsRangeError("napt: host share %u refused (1 to the table's size)", (unsigned)flows);
 }
 
+/* xs_napt_set_fastpath(on): works whether NAPT runs or not (the switch is the glue's) */
+void xs_napt_set_fastpath(xsMachine *the)
+{
+	int on = xsTest(xsArg(0));
+	ROUTER_LWIP_LOCK();
+	napt_fastpath_set(on);
+	ROUTER_LWIP_UNLOCK();
+}
+
 /* xs_napt_set_timeout("udp" | "tcp" | "tcp-transitory" | "icmp", seconds) */
 void xs_napt_set_timeout(xsMachine *the)
 {
@@ -292,10 +301,14 @@ void xs_napt_stats(xsMachine *the)
 {
 	struct napt_stats s;
 	struct napt_config c;
+	uint32_t fastpath;
+	int fastpath_on;
 	require_running(the);
 	ROUTER_LWIP_LOCK();
 	napt_get_stats(&s);
 	c = *napt_config();
+	fastpath = napt_fastpath_count();
+	fastpath_on = napt_fastpath_on();
 	ROUTER_LWIP_UNLOCK();
 
 	xsVars(1);
@@ -325,6 +338,8 @@ void xs_napt_stats(xsMachine *the)
 	xsSet(xsResult, xsID("dropped"), xsVar(0));
 	set_number(the, &xsResult, "bytesPerFlow", s.bytes_per_flow);
 	set_number(the, &xsResult, "hostShare", s.host_share);
+	set_number(the, &xsResult, "fastpath", fastpath);
+	xsSet(xsResult, xsID("fastpathOn"), xsBoolean(fastpath_on));
 	xsSet(xsResult, xsID("filtering"), xsString(c.filtering == NAPT_FILTER_ENDPOINT ? "eif" : "adf"));
 	xsVar(0) = xsNewObject();
 	for (int i = 0; i < NAPT_TIMEOUT_COUNT; i++)

@@ -145,6 +145,14 @@ void napt_set_local_port_fn(napt_local_port_fn fn);
  */
 enum napt_verdict napt_process(uint8_t *ip, uint16_t len, uint16_t tot_len, enum napt_dir dir, uint32_t now);
 
+/*
+ * Whether the packet napt_process() last returned NAPT_FORWARD for is a TCP
+ * or UDP packet of a flow past its handshake: TCP established with no FIN
+ * or RST seen (this packet's flags included), UDP answered both ways. The
+ * glue's fast path takes only those; anything else goes through lwIP.
+ */
+int napt_last_steady(void);
+
 /* Expire old flows and forward leases; call about once a second. */
 void napt_tick(uint32_t now);
 

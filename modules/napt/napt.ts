@@ -67,6 +67,9 @@ export interface Stats {
 	bytesPerFlow: number;
 	/* most flows one LAN host opens, and most forwards and the DMZ make to one LAN host */
 	hostShare: number;
+	/* packets the forwarding fast path sent, and whether it is on */
+	fastpath: number;
+	fastpathOn: boolean;
 	filtering: Filtering;
 	timeouts: Timeouts;
 }
@@ -124,6 +127,8 @@ const setFiltering = native("xs_napt_set_filtering") as (filtering: Filtering) =
 const setTimeout = native("xs_napt_set_timeout") as (name: TimeoutName, seconds: number) => void;
 /* 0: a quarter of the table */
 const setHostShare = native("xs_napt_set_host_share") as (flows: number) => void;
+/* The forwarding fast path for steady flows (on at boot); off, lwIP forwards every packet. */
+const setFastpath = native("xs_napt_set_fastpath") as (on: boolean) => void;
 const stats = native("xs_napt_stats") as () => Stats;
 /* A page of at most max (64) flows from cursor (0 first), and the next page's cursor after them if there may be more. */
 const flowPage = native("xs_napt_flows") as (max: number, cursor: number) => (Flow | number)[];
@@ -167,6 +172,7 @@ const Napt = Object.freeze({
 	setFiltering,
 	setTimeout,
 	setHostShare,
+	setFastpath,
 	stats,
 	eachFlow,
 	forwardAdd,

@@ -375,7 +375,7 @@ int napt_lwip_input(struct pbuf *p, struct netif *inp)
 		/* The ALG sends a packet it rebuilt itself; else ip4_forward() routes it by its new destination. */
 		if (alg && gAlg->forward(p, out, &before))
 			return 1;
-		return 0;
+		return napt_fastpath_send(p, inp, out, gSeconds);
 	}
 	send_back(p, lan);
 	pbuf_free(p);

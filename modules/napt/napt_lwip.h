@@ -63,4 +63,18 @@ struct napt_alg {
 /* Register the ALG (NULL: none). Once NAPT runs; the struct must outlive it. */
 void napt_lwip_set_alg(const struct napt_alg *alg);
 
+/*
+ * The forwarding fast path (napt_fastpath.c): a packet NAPT translated for
+ * forwarding, of a steady flow (napt_last_steady()), goes straight to the
+ * out port's linkoutput with the next hop's MAC from lwIP's ARP table,
+ * when nothing about it needs lwIP. Returns 1 when it sent (and freed) p,
+ * 0 when lwIP forwards it as before (p untouched). `now` is napt's clock.
+ */
+int napt_fastpath_send(struct pbuf *p, struct netif *inp, struct netif *out, uint32_t now);
+
+/* `set nat fastpath on|off` (on at boot), and packets it sent. */
+void napt_fastpath_set(int on);
+int napt_fastpath_on(void);
+uint32_t napt_fastpath_count(void);
+
 #endif

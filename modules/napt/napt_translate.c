@@ -313,6 +313,26 @@ static inline __attribute__((always_inline)) void refresh(struct napt_flow *f, c
 		f->state |= inbound ? NAPT_F_SEEN_IN : NAPT_F_SEEN_OUT;
 }
 
+/*
+ * Whether the packet napt_process() last translated for forwarding belongs
+ * to a flow past its handshake (napt_last_steady()). Set where the flow is
+ * at hand, cleared on every call: reading it costs the glue one load.
+ */
+static uint8_t steady;
+
+static inline __attribute__((always_inline)) void note_steady(const struct napt_flow *f)
+{
+	if (f->proto == NAPT_PROTO_TCP)
+		steady = (f->state & (NAPT_STATE_MASK | NAPT_F_FIN_OUT | NAPT_F_FIN_IN)) == NAPT_TCP_ESTABLISHED;
+	else if (f->proto == NAPT_PROTO_UDP)
+		steady = (f->state & (NAPT_F_SEEN_OUT | NAPT_F_SEEN_IN)) == (NAPT_F_SEEN_OUT | NAPT_F_SEEN_IN);
+}
+
+int napt_last_steady(void)
+{
+	return steady;
+}
+
 static int local_port(uint8_t proto, uint16_t port)
 {
 	return proto != NAPT_PROTO_ICMP && napt_t.local_port && napt_t.local_port(proto, port);
@@ -337,8 +357,10 @@ static inline __attribute__((always_inline)) enum napt_verdict outbound(struct p
 		if (!f)
 			return NAPT_DROP;
 	}
-	else
+	else {
 		refresh(f, k, 0, now);
+		note_steady(f);
+	}
 	rewrite(k, 0, napt_t.addr.wan_addr, f->ext_port);
 	napt_t.stats.translated[NAPT_OUTBOUND]++;
 	return NAPT_FORWARD;
@@ -408,8 +430,10 @@ static inline __attribute__((always_inline)) enum napt_verdict inbound(struct pk
 		if (!f)
 			return verdict;
 	}
-	else
+	else {
 		refresh(f, k, 1, now);
+		note_steady(f);
+	}
 	rewrite(k, 1, f->in_addr, f->in_port);
 	napt_t.stats.translated[NAPT_INBOUND]++;
 	return NAPT_FORWARD;
@@ -421,7 +445,7 @@ static inline __attribute__((always_inline)) enum napt_verdict inbound(struct pk
  * RFC 4787 REQ-9) and send it back into the LAN. Otherwise it is for the
  * router itself.
  */
-static __attribute__((noinline, cold)) enum napt_verdict hairpin(struct pkt *k, uint32_t now)
+static __attribute__((noinline, cold)) enum napt_verdict hairpin_both(struct pkt *k, uint32_t now)
 {
 	enum napt_verdict v;
 	if (!header_ok(k->ip, k->ihl))
@@ -441,6 +465,14 @@ static __attribute__((noinline, cold)) enum napt_verdict hairpin(struct pkt *k, 
 		return v;
 	napt_t.stats.hairpinned++;
 	return NAPT_HAIRPIN;
+}
+
+/* Its two halves each note a steady flow; a hairpin is never one (napt_last_steady()). */
+static enum napt_verdict hairpin(struct pkt *k, uint32_t now)
+{
+	enum napt_verdict v = hairpin_both(k, now);
+	steady = 0;
+	return v;
 }
 
 /* ------------------------------------------------------------------ */
@@ -596,6 +628,7 @@ enum napt_verdict napt_process(uint8_t *ip, uint16_t len, uint16_t tot_len, enum
 	struct pkt k;
 	uint32_t l4len;
 
+	steady = 0;
 	if (!napt_t.ready)
 		return NAPT_PASS;
 	if (len < 20 || (ip[0] >> 4) != 4)

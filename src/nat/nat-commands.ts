@@ -100,6 +100,7 @@ function showNatSummary(router: Router, print: Print): void {
 	print(`dropped: malformed ${d.malformed} checksum ${d.checksum} unsolicited ${d.unsolicited} filtered ${d.filtered} table-full ${d.tableFull} no-port ${d.noPort} not-syn ${d.notSyn} icmp-error ${d.icmpError} unsupported ${d.unsupported} martian ${d.martian} host-share ${d.hostShare} unresolved ${d.unresolved}`);
 	print(`udp: at most ${s.unansweredPerMapping} unanswered inbound flows per mapping; unanswered-reused ${s.unansweredReused}`);
 	print(`host share: ${s.hostShare} flows per LAN host, and ${s.hostShare} made by forwards and the DMZ to each`);
+	print(`fastpath: ${s.fastpathOn ? "on" : "off"}; ${s.fastpath} packets`);
 	print(`memory: ${s.bytesPerFlow} bytes per flow`);
 }
 
@@ -158,6 +159,8 @@ export function natConfigLines(router: Router): string[] {
 		lines.push(`set nat filtering ${c.filtering}`);
 	if (c.hostShare)
 		lines.push(`set nat host-share ${c.hostShare}`);
+	if (c.fastpath === false)
+		lines.push("set nat fastpath off");
 	for (const rule of TIMEOUT_RULES) {
 		const seconds = c.timeouts[rule.key];
 		if (seconds !== d.timeouts[rule.key])
@@ -177,6 +180,7 @@ export const SET_NAT_USAGE = [
 	"set nat timeout udp|tcp|tcp-transitory|icmp <seconds> [force]",
 	"set nat flows <n>",
 	"set nat host-share <n>|auto",
+	"set nat fastpath on|off",
 ];
 
 function setNatTimeout(args: string[], router: Router, print: Print): void {
@@ -225,8 +229,16 @@ export function setNat(args: string[], router: Router, print: Print): void {
 		print(`nat: host share ${share || "a quarter of the table"} (${applied(router)})`);
 		break;
 	}
+	case "fastpath": {
+		expectCount("set nat fastpath", rest, 1, 1, SET_NAT_USAGE[4]);
+		if (rest[0] !== "on" && rest[0] !== "off")
+			fail(`set nat fastpath: '${rest[0]}' is neither on nor off`);
+		router.nat.setFastpath(rest[0] === "on");
+		print(`nat: fastpath ${rest[0]} (applied; type save to keep it)`);
+		break;
+	}
 	default:
-		fail(`set nat: unknown setting '${args[0]}' (filtering, timeout, flows or host-share)`);
+		fail(`set nat: unknown setting '${args[0]}' (filtering, timeout, flows, host-share or fastpath)`);
 	}
 }
 

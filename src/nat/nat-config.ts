@@ -29,6 +29,8 @@ export interface NatConfig {
 	dmz: string;
 	/* most flows one LAN host opens, and most forwards and the DMZ make to one host; absent or 0: a quarter of flows */
 	hostShare?: number;
+	/* the forwarding fast path for steady flows; absent: on */
+	fastpath?: boolean;
 }
 
 export const MIN_FLOWS = 16;
@@ -182,6 +184,8 @@ export function validateNat(value: unknown, lan: Cidr | undefined): string[] {
 	const share = value.hostShare;
 	if (share !== undefined && (typeof share !== "number" || !Number.isInteger(share) || share < 0 || share > MAX_FLOWS))
 		problems.push(`nat: hostShare must be 0 (a quarter of flows) to ${MAX_FLOWS}`);
+	if (value.fastpath !== undefined && typeof value.fastpath !== "boolean")
+		problems.push("nat: fastpath must be true or false");
 	checkTimeouts(value.timeouts, problems);
 	if (!Array.isArray(value.forwards))
 		problems.push("nat: forwards must be a list");

@@ -49,6 +49,7 @@ export class Nat {
 		}
 		if (c.dmz)
 			Napt.setDmz(c.dmz);
+		Napt.setFastpath(c.fastpath ?? true);
 		return warnings;
 	}
 
@@ -71,6 +72,14 @@ export class Nat {
 		this.#config().hostShare = flows;
 		if (this.running)
 			Napt.setHostShare(Math.min(flows, this.activeFlows));
+	}
+
+	setFastpath(on: boolean): void {
+		if (on)
+			delete this.#config().fastpath;
+		else
+			this.#config().fastpath = false;
+		Napt.setFastpath(on);
 	}
 
 	setTimeout(name: TimeoutName, seconds: number): void {
