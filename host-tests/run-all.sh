@@ -32,4 +32,4 @@ node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
 [ "${1:-}" = hostile ] && exit 0
 # The NAPT end-to-end tests again with the forwarding fast path off: lwIP
 # alone must forward everything they assert, as the fast path does.
-FASTPATH=off exec node --test --test-concurrency=1 --test-reporter=spec host-tests/e2e/napt.test.mjs
+FASTPATH=off exec node --test --test-concurrency=1 --test-reporter=spec host-tests/e2e/napt*.test.mjs
