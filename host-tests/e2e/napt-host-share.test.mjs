@@ -7,7 +7,7 @@
 // show config keeps it; auto goes back to a quarter of the table.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startBench, FAR_HOST, LAN_HOST } from "../lib/bench.mjs";
+import { startBench, FAR_HOST, LAN_HOST, accepted } from "../lib/bench.mjs";
 
 let bench;
 before(async () => {
@@ -18,11 +18,7 @@ after(async () => {
 	await bench?.stop();
 });
 
-async function router(line) {
-	const out = await bench.console.command(line);
-	assert.doesNotMatch(out, /^error:/m, `${line}\n${out}`);
-	return out;
-}
+const router = (line) => accepted(bench, line);
 
 const SEND = `
 import socket

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { startBench, ping, sleep, ROUTER_LAN, LAN_HOST, ISP_GATEWAY, FAR_HOST, FAR_ALT, FAR_THIRD } from "../lib/bench.mjs";
+import { startBench, ping, sleep, ROUTER_LAN, LAN_HOST, ISP_GATEWAY, FAR_HOST, FAR_ALT, FAR_THIRD, accepted } from "../lib/bench.mjs";
 import * as Peers from "../lib/tcp-peers.mjs";
 
 let bench;
@@ -25,11 +25,7 @@ after(async () => {
 });
 
 // A console command that must be accepted.
-async function router(line) {
-	const out = await bench.console.command(line);
-	assert.doesNotMatch(out, /^error:/m, `${line}\n${out}`);
-	return out;
-}
+const router = (line) => accepted(bench, line);
 
 function natStats(out) {
 	const first = out.split("\n")[0];

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
 
 export const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 // npm test points this at the sanitized build (ASan + UBSan on our C and lwIP).
@@ -411,4 +412,11 @@ function execFileSyncQuiet(cmd, argv) {
 export async function ping(bench, ns, address, count = 3) {
 	const result = await bench.exec(ns, ["ping", "-c", String(count), "-i", "0.2", "-W", "2", address], { timeout: 20000 });
 	return { ok: result.code === 0 && new RegExp(`${count} received`).test(result.stdout), output: result.stdout + result.stderr };
+}
+
+// A console command that must be accepted: its output, or a failed assertion naming it.
+export async function accepted(bench, line) {
+	const out = await bench.console.command(line);
+	assert.doesNotMatch(out, /^error:/m, `${line}\n${out}`);
+	return out;
 }

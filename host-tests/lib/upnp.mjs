@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { memory } from "./memory.mjs";
 import path from "node:path";
-import { TOP, ROUTER_LAN, sleep } from "./bench.mjs";
+import { TOP, ROUTER_LAN, sleep, accepted as router } from "./bench.mjs";
 
 // Debian's python3: it has the miniupnpc module (a pyenv python3 on PATH may not).
 export const PY = "/usr/bin/python3";
@@ -27,11 +27,7 @@ export const L3F = `${SCHEMA}:service:Layer3Forwarding:1`;
 export const re = (s) => String(s).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 // A console command that must be accepted.
-export async function router(bench, line) {
-	const out = await bench.console.command(line);
-	assert.doesNotMatch(out, /^error:/m, `${line}\n${out}`);
-	return out;
-}
+export { router };
 
 // show upnp, parsed; throws on a line of a shape it does not know.
 export function parseShowUpnp(text) {
