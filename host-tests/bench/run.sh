@@ -41,39 +41,32 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 
-upnp_bench() {
+# The parts that run the simulator on the test bench: root, and the plain
+# build unless ROUTER_SIM names another.
+on_bench() {
+  local what=$1
   if [ "$(id -u)" != 0 ]; then
-    echo "bench: the UPnP part needs root (TAP devices and network namespaces)" >&2
+    echo "bench: the $what part needs root (TAP devices and network namespaces)" >&2
     exit 1
   fi
   if [ -z "${ROUTER_SIM:-}" ]; then
     echo "bench: building build/sim/router-sim" >&2
     node tools/build-sim.mjs >/dev/null
   fi
+}
+
+upnp_bench() {
+  on_bench UPnP
   node host-tests/bench/upnp-bench.mjs
 }
 
 pcp_bench() {
-  if [ "$(id -u)" != 0 ]; then
-    echo "bench: the NAT-PMP and PCP part needs root (TAP devices and network namespaces)" >&2
-    exit 1
-  fi
-  if [ -z "${ROUTER_SIM:-}" ]; then
-    echo "bench: building build/sim/router-sim" >&2
-    node tools/build-sim.mjs >/dev/null
-  fi
+  on_bench "NAT-PMP and PCP"
   node host-tests/bench/pcp-bench.mjs
 }
 
 heap_bench() {
-  if [ "$(id -u)" != 0 ]; then
-    echo "bench: the heap part needs root (TAP devices and network namespaces)" >&2
-    exit 1
-  fi
-  if [ -z "${ROUTER_SIM:-}" ]; then
-    echo "bench: building build/sim/router-sim" >&2
-    node tools/build-sim.mjs >/dev/null
-  fi
+  on_bench heap
   node host-tests/bench/heap-bench.mjs
 }
 
@@ -84,14 +77,7 @@ heap_bench() {
 # Writes docs/bench/flood.md. `run.sh flood` runs only this part.
 flood_bench() {
   local out=docs/bench/flood.md dirty=""
-  if [ "$(id -u)" != 0 ]; then
-    echo "bench: the flood part needs root (TAP devices and network namespaces)" >&2
-    exit 1
-  fi
-  if [ -z "${ROUTER_SIM:-}" ]; then
-    echo "bench: building build/sim/router-sim" >&2
-    node tools/build-sim.mjs >/dev/null
-  fi
+  on_bench flood
   git diff --quiet HEAD -- modules boards src 2>/dev/null || dirty=" + uncommitted changes"
   mkdir -p docs/bench
   {
