@@ -18,7 +18,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startBench, sleep, TOP, ROUTER_LAN } from "../lib/bench.mjs";
-import { PY, router, heapInUse } from "../lib/upnp.mjs";
+import { PY, router, heapInUse, heapLowest } from "../lib/upnp.mjs";
 import { PROBE, exchange, pcpMap, pcpAnswer, pmpState, PCP } from "../lib/pmp.mjs";
 
 const OUT = path.join(TOP, "docs/bench/pcp.md");
@@ -30,16 +30,7 @@ const log = (...args) => console.error("bench:", ...args);
 const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`;
 const signedKb = (bytes) => `${bytes >= 0 ? "+" : "−"}${kb(Math.abs(bytes))}`;
 
-async function heap(bench, readings = 3) {
-	let best;
-	for (let i = 0; i < readings; i++) {
-		const h = await heapInUse(bench);
-		if (!best || h.inUse < best.inUse)
-			best = h;
-		await sleep(100);
-	}
-	return best;
-}
+const heap = (bench) => heapLowest(bench);
 
 // Closed-loop rate from each of `hosts` at once; summed.
 async function rate(bench, hosts, datagramsOf) {

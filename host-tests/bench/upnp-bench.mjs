@@ -24,7 +24,7 @@ import os from "node:os";
 import path from "node:path";
 import { startBench, sleep, TOP, SIM, LAN_HOST, ROUTER_LAN } from "../lib/bench.mjs";
 import {
-	PY, HTTP_TOOL, UPNP_PORT, OTHER_HOST, addOtherHost, router, upnpState, heapInUse, httpSend, httpClients, soapRequest, soapResult, mappingArgs,
+	PY, HTTP_TOOL, UPNP_PORT, OTHER_HOST, addOtherHost, router, upnpState, heapInUse, heapLowest, httpSend, httpClients, soapRequest, soapResult, mappingArgs,
 } from "../lib/upnp.mjs";
 
 const OUT = path.join(TOP, "docs/bench/upnp.md");
@@ -39,17 +39,7 @@ const log = (...args) => console.error("bench:", ...args);
 const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`;
 const signedKb = (bytes) => `${bytes >= 0 ? "+" : "−"}${kb(Math.abs(bytes))}`;
 
-// The lowest of a few readings: one taken while a timer's work is live reads high.
-async function heap(bench, readings = 3) {
-	let best;
-	for (let i = 0; i < readings; i++) {
-		const h = await heapInUse(bench);
-		if (!best || h.inUse < best.inUse)
-			best = h;
-		await sleep(100);
-	}
-	return best;
-}
+const heap = (bench) => heapLowest(bench);
 
 async function sendAll(bench, requests, chunk = 200) {
 	const answers = [];

@@ -99,6 +99,18 @@ export async function heapInUse(bench) {
 	return { inUse: m.live, held: m.used, peak: m.peak, size: m.size, text: m.text };
 }
 
+// The lowest of a few heapInUse readings: one taken while a timer's work is live reads high.
+export async function heapLowest(bench, readings = 3) {
+	let best;
+	for (let i = 0; i < readings; i++) {
+		const h = await heapInUse(bench);
+		if (!best || h.inUse < best.inUse)
+			best = h;
+		await sleep(100);
+	}
+	return best;
+}
+
 // Poll `probe` until `done(value)`; give back the last value either way.
 export async function pollUntil(probe, done, { ms = 5000, every = 200 } = {}) {
 	const deadline = Date.now() + ms;
