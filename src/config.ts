@@ -5,7 +5,7 @@
  * unreadable or wrong gives defaults and a warning, never a half config.
  */
 import Preference from "preference";
-import { parseAddress, parseHostCidr, parseUnicast, sameSubnet } from "net/ipv4";
+import { parseHostCidr } from "net/ipv4";
 import { natDefaults, validateNat } from "nat/nat-config";
 import type { NatConfig } from "nat/nat-config";
 import { loadedUpnp, storedUpnp, upnpDefaults, validateUpnp } from "upnp/upnp-config";
@@ -16,23 +16,15 @@ import { dnsDefaults, validateDns } from "lan/dns-config";
 import type { DnsConfig } from "lan/dns-config";
 import { pmpDefaults, validatePmp } from "natpmp/natpmp-config";
 import type { PmpConfig } from "natpmp/natpmp-config";
+import { loadedSipalg, sipalgDefaults, validateSipalg } from "sipalg/sipalg-config";
+import type { SipAlgConfig } from "sipalg/sipalg-config";
+import { validateWan, wanDefaults, wanOverlapsLan } from "wan/wan-config";
+import type { WanConfig } from "wan/wan-config";
 
 export interface LanConfig {
 	address: string;
 	prefix: number;
 }
-
-/* The SIP ALG: on/off and the ports of SIP traffic (UDP and TCP alike). */
-export interface SipAlgConfig {
-	enabled: boolean;
-	ports: number[];
-}
-
-export const SIPALG_MAX_PORTS = 8;
-
-export type WanConfig =
-	| { mode: "dhcp" }
-	| { mode: "static"; address: string; prefix: number; gateway: string; dns: string[] };
 
 /*
  * version stays 1 while sections are only added: a configuration saved
@@ -57,7 +49,7 @@ export function defaults(): RouterConfig {
 	return {
 		version: 1,
 		lan: { address: "192.168.4.1", prefix: 24 },
-		wan: { mode: "dhcp" },
+		wan: wanDefaults(),
 		nat: natDefaults(),
 		upnp: upnpDefaults(),
 		sipalg: sipalgDefaults(),
@@ -65,39 +57,6 @@ export function defaults(): RouterConfig {
 		dns: dnsDefaults(),
 		pmp: pmpDefaults(),
 	};
-}
-
-export function sipalgDefaults(): SipAlgConfig {
-	return { enabled: true, ports: [5060] };
-}
-
-/* Why a list of SIP ports cannot be used, if it cannot: 1 to 8 distinct ports from 1 to 65535. */
-export function sipalgPortsProblem(ports: readonly unknown[]): string | undefined {
-	if (ports.length < 1 || ports.length > SIPALG_MAX_PORTS)
-		return `1 to ${SIPALG_MAX_PORTS} ports, not ${ports.length}`;
-	for (const [i, port] of ports.entries()) {
-		if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)
-			return `${String(port)} is not a port (1 to 65535)`;
-		if (ports.indexOf(port) !== i)
-			return `port ${port} is listed twice`;
-	}
-	return undefined;
-}
-
-export function validateSipalg(value: unknown): string[] {
-	if (!isObject(value))
-		return ["sipalg: not an object"];
-	const problems: string[] = [];
-	if (typeof value.enabled !== "boolean")
-		problems.push("sipalg: enabled must be true or false");
-	if (!Array.isArray(value.ports))
-		problems.push("sipalg: ports must be a list");
-	else {
-		const problem = sipalgPortsProblem(value.ports);
-		if (problem)
-			problems.push(`sipalg: ${problem}`);
-	}
-	return problems;
 }
 
 export function clone(config: RouterConfig): RouterConfig {
@@ -138,43 +97,9 @@ export function validate(value: unknown): string[] {
 		else
 			goodLan = { address: String(lan.address), prefix: Number(lan.prefix) };
 	}
-	if (!isObject(wan))
-		problems.push("wan: missing");
-	else if (wan.mode === "static") {
-		const problem = checkCidr("wan", wan.address, wan.prefix);
-		if (problem)
-			problems.push(problem);
-		const gateway = typeof wan.gateway === "string" ? parseUnicast(wan.gateway) : undefined;
-		if (!gateway)
-			problems.push("wan: gateway missing");
-		else if (!gateway.ok)
-			problems.push(`wan: gateway ${gateway.error}`);
-		else if (!problem && typeof wan.address === "string" && typeof wan.prefix === "number") {
-			const a = parseAddress(wan.address), g = parseAddress(gateway.value);
-			if (a.ok && g.ok && !sameSubnet(a.value, g.value, wan.prefix))
-				problems.push(`wan: gateway ${gateway.value} is not on ${wan.address}/${wan.prefix}`);
-			if (a.ok && g.ok && a.value === g.value)
-				problems.push("wan: gateway is the router's own address");
-		}
-		if (!Array.isArray(wan.dns) || wan.dns.length > 2)
-			problems.push("wan: dns must be a list of at most 2 servers");
-		else
-			for (const server of wan.dns) {
-				const parsed = typeof server === "string" ? parseUnicast(server) : undefined;
-				if (!parsed)
-					problems.push("wan: dns server is not text");
-				else if (!parsed.ok)
-					problems.push(`wan: dns ${parsed.error}`);
-			}
-	}
-	else if (wan.mode !== "dhcp")
-		problems.push(`wan: mode ${String(wan.mode)} (dhcp or static)`);
-	if (!problems.length && isObject(lan) && isObject(wan) && wan.mode === "static") {
-		const l = parseAddress(String(lan.address)), w = parseAddress(String(wan.address));
-		const widest = Math.min(Number(lan.prefix), Number(wan.prefix));
-		if (l.ok && w.ok && sameSubnet(l.value, w.value, widest))
-			problems.push("lan and wan subnets overlap");
-	}
+	problems.push(...validateWan(wan));
+	if (!problems.length && goodLan && wanOverlapsLan(wan as WanConfig, goodLan))
+		problems.push("lan and wan subnets overlap");
 	if (value.nat !== undefined)
 		problems.push(...validateNat(value.nat, goodLan));
 	if (value.upnp !== undefined)
@@ -225,7 +150,7 @@ export function load(): Loaded {
 			...config,
 			nat: config.nat ?? natDefaults(),
 			upnp: config.upnp ? loadedUpnp(config.upnp) : upnpDefaults(),
-			sipalg: config.sipalg ? { enabled: config.sipalg.enabled, ports: [...config.sipalg.ports] } : sipalgDefaults(),
+			sipalg: config.sipalg ? loadedSipalg(config.sipalg) : sipalgDefaults(),
 			dhcp: config.dhcp ?? dhcpDefaults(config.lan),
 			dns: config.dns ?? dnsDefaults(),
 			pmp: config.pmp ? { natpmp: config.pmp.natpmp, pcp: config.pmp.pcp } : pmpDefaults(),

@@ -6,8 +6,7 @@
 import Net from "net";
 import Platform from "platform";
 import { Router } from "router";
-import type { WanConfig } from "config";
-import { parseAddress, parseHostCidr, parseUnicast, sameSubnet } from "net/ipv4";
+import { parseHostCidr } from "net/ipv4";
 import { PRODUCT, VERSION } from "version";
 import { CommandError, checked, expectCount, fail } from "console/command";
 import type { Command } from "console/command";
@@ -19,6 +18,8 @@ import { showSipalg, sipalgCommand, sipalgConfigLines } from "sipalg/sipalg-comm
 import { dhcpCommand, dhcpConfigLines, showDhcp } from "lan/dhcp-commands";
 import { dhcpForLan } from "lan/dhcp-config";
 import { dnsCommand, dnsConfigLines, showDns } from "lan/dns-commands";
+import { SET_WAN_USAGE, setWan } from "wan/wan-commands";
+import { wanConfigLine, wanOverlapsLan } from "wan/wan-config";
 
 function formatUptime(ms: number): string {
 	let s = Math.floor(ms / 1000);
@@ -55,10 +56,7 @@ function showInterfaces(router: Router, print: (line: string) => void): void {
 function showConfig(router: Router, print: (line: string) => void): void {
 	const c = router.running;
 	print(`set lan ${c.lan.address}/${c.lan.prefix}${router.lanPending() ? "    (applies after save and restart)" : ""}`);
-	if (c.wan.mode === "dhcp")
-		print("set wan dhcp");
-	else
-		print(`set wan static ${c.wan.address}/${c.wan.prefix} ${c.wan.gateway}${c.wan.dns.length ? " " + c.wan.dns.join(" ") : ""}`);
+	print(wanConfigLine(c.wan));
 	for (const line of natConfigLines(router))
 		print(line);
 	for (const line of [...upnpConfigLines(router), ...pmpConfigLines(router)])
@@ -89,33 +87,6 @@ function showMemory(print: (line: string) => void): void {
 
 const SHOW_TOPICS = ["status", "interfaces", "config", "version", "memory", "nat", "nat flows", "forwards", "upnp", "upnp rules", "natpmp", "sipalg", "dhcp", "dns"];
 const SHOW_USAGE = "show status|interfaces|config|version|memory|nat|forwards|upnp|natpmp|sipalg|dhcp|dns";
-
-function parseWan(args: string[], router: Router): WanConfig {
-	const usage = "set wan dhcp | set wan static <ip/len> <gateway> [dns [dns]]";
-	if (!args.length)
-		fail(`set wan: missing argument (usage: ${usage})`);
-	if (args[0] === "dhcp") {
-		expectCount("set wan dhcp", args.slice(1), 0, 0, usage);
-		return { mode: "dhcp" };
-	}
-	if (args[0] !== "static")
-		fail(`set wan: unknown mode '${args[0]}' (dhcp or static)`);
-	expectCount("set wan static", args.slice(1), 2, 4, usage);
-	const cidr = checked("set wan static", parseHostCidr(args[1]));
-	const gateway = checked("set wan static: gateway", parseUnicast(args[2]));
-	const dns = args.slice(3).map((server) => checked("set wan static: dns", parseUnicast(server)));
-	const a = checked("set wan static", parseAddress(cidr.address));
-	const g = checked("set wan static", parseAddress(gateway));
-	if (!sameSubnet(a, g, cidr.prefix))
-		fail(`set wan static: gateway ${gateway} is not on ${cidr.address}/${cidr.prefix}`);
-	if (a === g)
-		fail("set wan static: the gateway cannot be the router's own address");
-	const lan = router.running.lan;
-	const l = checked("set wan static", parseAddress(lan.address));
-	if (sameSubnet(a, l, Math.min(cidr.prefix, lan.prefix)))
-		fail(`set wan static: ${cidr.address}/${cidr.prefix} overlaps the LAN ${lan.address}/${lan.prefix}`);
-	return { mode: "static", address: cidr.address, prefix: cidr.prefix, gateway, dns };
-}
 
 const commands: Command[] = [
 	{
@@ -205,7 +176,7 @@ const commands: Command[] = [
 	},
 	{
 		name: "set",
-		usage: ["set wan dhcp", "set wan static <ip/len> <gateway> [dns [dns]]", "set lan <ip/len>", ...SET_NAT_USAGE],
+		usage: [...SET_WAN_USAGE, "set lan <ip/len>", ...SET_NAT_USAGE],
 		synopsis: "set wan|lan|nat ...",
 		summary: "change the WAN or LAN address, or NAT settings",
 		detail: [
@@ -221,21 +192,14 @@ const commands: Command[] = [
 		run(args, router, print) {
 			if (!args.length)
 				fail("set: missing argument (set wan ..., set lan ... or set nat ...)");
-			if (args[0] === "wan") {
-				const wan = parseWan(args.slice(1), router);
-				router.setWan(wan);
-				print(`wan: ${wan.mode === "dhcp" ? "dhcp" : `static ${wan.address}/${wan.prefix}`} (applied; type save to keep it)`);
-			}
+			if (args[0] === "wan")
+				setWan(args.slice(1), router, print);
 			else if (args[0] === "lan") {
 				expectCount("set lan", args.slice(1), 1, 1, "set lan <ip/len>");
 				const cidr = checked("set lan", parseHostCidr(args[1]));
 				const wan = router.running.wan;
-				if (wan.mode === "static") {
-					const w = checked("set lan", parseAddress(wan.address));
-					const l = checked("set lan", parseAddress(cidr.address));
-					if (sameSubnet(w, l, Math.min(cidr.prefix, wan.prefix)))
-						fail(`set lan: ${cidr.address}/${cidr.prefix} overlaps the WAN ${wan.address}/${wan.prefix}`);
-				}
+				if (wan.mode === "static" && wanOverlapsLan(wan, cidr))
+					fail(`set lan: ${cidr.address}/${cidr.prefix} overlaps the WAN ${wan.address}/${wan.prefix}`);
 				const stranded = natLanProblems(router.running.nat, cidr);
 				if (stranded.length)
 					fail(`set lan: ${stranded[0]} (change or remove it first)`);

@@ -10,7 +10,7 @@ import SipAlg from "sipalg";
 import type { Router } from "router";
 import { expectCount, fail } from "console/command";
 import type { Command, Print } from "console/command";
-import { SIPALG_MAX_PORTS, sipalgDefaults, sipalgPortsProblem } from "config";
+import { SIPALG_MAX_PORTS, sipalgDefaults, sipalgPortsProblem } from "sipalg/sipalg-config";
 import { forwardText } from "nat/nat-config";
 
 const USAGE = ["sipalg on|off", "sipalg ports <port>[,<port>...]"];
