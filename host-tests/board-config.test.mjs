@@ -77,6 +77,7 @@ test("sdkconfig.defaults: the router's options, each in a form mcconfig merges a
 		CONFIG_LWIP_NETIF_STATUS_CALLBACK: "y",
 		CONFIG_LWIP_IPV6: "n",
 		CONFIG_ETH_USE_ESP32_EMAC: "y",
+		CONFIG_ETH_USE_SPI_ETHERNET: "y",     // the w5500 component's header needs esp_eth_mac_spi.h's SPI types
 		CONFIG_BT_ENABLED: "n",
 	};
 	for (const [name, value] of Object.entries(expected))
