@@ -58,7 +58,7 @@
 #define TCP_SND_BUF                 2920
 #define TCP_LISTEN_BACKLOG          1
 #define TCP_OVERSIZE                TCP_MSS
-#define TCP_QUEUE_OOSEQ             0   /* CONFIG_LWIP_TCP_QUEUE_OOSEQ=n */
+#define TCP_QUEUE_OOSEQ             1   /* CONFIG_LWIP_TCP_QUEUE_OOSEQ=y */
 #define LWIP_TCP_KEEPALIVE          1
 #define SO_REUSE                    1
 
