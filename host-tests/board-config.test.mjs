@@ -33,8 +33,8 @@ function sdkconfig() {
 	return { values, comments };
 }
 
-function lwipopts() {
-	const text = read("boards/esp32/lwip/lwipopts.h");
+function lwipopts(file = "boards/esp32/lwip/lwipopts.h") {
+	const text = read(file);
 	const defines = new Map();
 	for (const m of text.matchAll(/^#define\s+([A-Z0-9_]+)(?:\s+([^\s/]+))?/gm)) defines.set(m[1], m[2]);
 	return defines;
@@ -82,6 +82,7 @@ test("sdkconfig.defaults: the router's options, each in a form mcconfig merges a
 		// Moddable's sdkconfig.defaults sets the TCP out-of-order queue to y and its Kconfig default
 		// is y: mcconfig's merge turns "=n" into "CONFIG_X=", which leaves the default in force.
 		CONFIG_LWIP_TCP_QUEUE_OOSEQ: "y",
+		CONFIG_LWIP_TCP_OOSEQ_MAX_PBUFS: "4",  // bounds what one connection holds out of order
 		// ESP-IDF's console on UART0; Moddable's file selects CONFIG_ESP_CONSOLE_NONE, cleared here.
 		CONFIG_ESP_CONSOLE_UART_DEFAULT: "y",
 		CONFIG_ESP_CONSOLE_NONE: "n",
@@ -128,11 +129,21 @@ test("the Xtensa check's lwipopts.h says what sdkconfig.defaults says", () => {
 	assert.equal(o.get("IP_REASS_MAX_PBUFS"), c.get("CONFIG_LWIP_IP_REASS_MAX_PBUFS"));
 	assert.equal(o.get("TCP_WND"), c.get("CONFIG_LWIP_TCP_WND_DEFAULT"));
 	assert.equal(o.get("TCP_SND_BUF"), c.get("CONFIG_LWIP_TCP_SND_BUF_DEFAULT"));
+	assert.equal(o.get("TCP_OOSEQ_MAX_PBUFS"), c.get("CONFIG_LWIP_TCP_OOSEQ_MAX_PBUFS"));
 	// ESP-IDF's lwIP: heap and pools from malloc (so lwIP counts neither), no IPv4 input hook.
 	assert.equal(o.get("MEM_LIBC_MALLOC"), "1");
 	assert.equal(o.get("MEMP_MEM_MALLOC"), "1");
 	for (const name of ["MEM_STATS", "MEMP_STATS", "LWIP_HOOK_IP4_INPUT", "LWIP_HOOK_FILENAME", "ESP_IDF_LWIP_HOOK_FILENAME"])
 		assert.ok(!o.has(name), `lwipopts.h defines ${name}, which ESP-IDF's lwIP does not`);
+});
+
+// The simulator holds the board's memory: what bounds the receive buffers
+// one connection to the router can hold is the board's there too.
+test("the simulator's lwIP queues out-of-order TCP as the board's does, with the same bound", () => {
+	const { values: c } = sdkconfig();
+	const sim = lwipopts("boards/sim/lwip/lwipopts.h");
+	assert.equal(sim.get("TCP_QUEUE_OOSEQ") ?? "1", c.get("CONFIG_LWIP_TCP_QUEUE_OOSEQ") === "y" ? "1" : "0");
+	assert.equal(sim.get("TCP_OOSEQ_MAX_PBUFS"), c.get("CONFIG_LWIP_TCP_OOSEQ_MAX_PBUFS"));
 });
 
 test("idf_component.yml and manifest.json's esp32 dependency list name the same components and ranges", () => {

@@ -59,6 +59,7 @@
 #define TCP_LISTEN_BACKLOG          1
 #define TCP_OVERSIZE                TCP_MSS
 #define TCP_QUEUE_OOSEQ             1   /* CONFIG_LWIP_TCP_QUEUE_OOSEQ=y */
+#define TCP_OOSEQ_MAX_PBUFS         4   /* CONFIG_LWIP_TCP_OOSEQ_MAX_PBUFS=4 */
 #define LWIP_TCP_KEEPALIVE          1
 #define SO_REUSE                    1
 

@@ -55,6 +55,13 @@
 #define TCP_WND                     (4 * TCP_MSS)
 #define TCP_SND_BUF                 (4 * TCP_MSS)
 #define TCP_SND_QUEUELEN            (4 * TCP_SND_BUF / TCP_MSS)
+/*
+ * Out-of-order segments a connection to the router may queue, each in a
+ * receive buffer: as the board (ESP-IDF's CONFIG_LWIP_TCP_OOSEQ_MAX_PBUFS,
+ * boards/esp32/sdkconfig.defaults). Unbounded, one host sending a byte per
+ * segment past a gap took the whole PBUF_POOL, which every port receives into.
+ */
+#define TCP_OOSEQ_MAX_PBUFS         4
 #define LWIP_TCP_KEEPALIVE          1
 /* Listeners count queued, unread connections (tcp_backlog_delayed) and
    ignore SYNs past the backlog, so clients retry instead of being reset. */
