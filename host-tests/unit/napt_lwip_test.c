@@ -19,6 +19,7 @@
 #include "sipalg.h"
 #include "ports.h"
 #include "router_hooks.h"
+#include "router_ethernet.h"
 
 #include "lwip/etharp.h"
 #include "lwip/init.h"
@@ -1444,7 +1445,7 @@ static const uint8_t MAC_GW2[6] = { 0x02, 0, 0, 0, 0x01, 0x02 };
 static const uint8_t MAC_H2[6] = { 0x02, 0, 0, 0, 0x04, 0x02 };
 static const uint8_t BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-/* A received Ethernet frame carrying `ip`, to `dmac` (the port's own MAC when NULL), through ethernet_input(). */
+/* A received Ethernet frame carrying `ip`, to `dmac` (the port's own MAC when NULL), through the ports' input (router_ethernet_input()). */
 static void inject_eth(struct netif *n, const uint8_t *dmac, const uint8_t *ip, size_t len)
 {
 	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)(14 + len), PBUF_POOL);
@@ -1463,7 +1464,7 @@ static void inject_eth(struct netif *n, const uint8_t *dmac, const uint8_t *ip, 
 	memcpy(tmp + 14, ip, len);
 	CHECK(pbuf_take(p, tmp, (u16_t)(14 + len)) == ERR_OK);
 	free(tmp);
-	ethernet_input(p, n);
+	router_ethernet_input(p, n);
 }
 
 /* `host` answers ARP on `n` with `mac` (the router asked: the entry is made or updated). */
