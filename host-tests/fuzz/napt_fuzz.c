@@ -14,7 +14,8 @@
  *
  * The forwarding fast path (napt_fastpath_frame.h, the code napt_lwip.c
  * and napt_fastpath.c run): a packet its input check (napt_fp_plain_ip)
- * takes is translated as the fast branch does (padding trimmed), and one
+ * takes is translated as the fast path's entry does (napt_process_plain(),
+ * padding trimmed), and one
  * translated for forwarding of a steady flow goes through its route check
  * (napt_fp_next_hop) and, when that gives a next hop, its header writes
  * (napt_fp_write). On every input: what the input check takes is checked
@@ -352,7 +353,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			route(packet, plain, &in, &out);
 		}
 		fast = plain && plain <= mtu && !(dir == NAPT_OUTBOUND && !memcmp(packet + 16, &gWan, 4));
-		v = fast ? napt_process(packet, plain, plain, dir, gNow) : napt_process(packet, (uint16_t)len, (uint16_t)len, dir, gNow);
+		v = fast ? napt_process_plain(packet, plain, dir, gNow) : napt_process(packet, (uint16_t)len, (uint16_t)len, dir, gNow);
 		check(packet, fast ? plain : len, dir, v, was_ok);
 		if (fast && v == NAPT_FORWARD && napt_last_steady())
 			fast_path(packet, plain, dir, mtu, l4);

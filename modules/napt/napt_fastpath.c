@@ -108,10 +108,13 @@ int napt_fastpath_send(struct pbuf *p, struct netif *inp, struct netif *out, uin
 	uint32_t next;
 	uint8_t *frame;
 
-	/* The header was checked before translation (napt_fp_plain_ip()): what is left is the ports and the route. */
+	/*
+	 * The header was checked before translation (napt_fp_plain_ip()), p is
+	 * one pbuf, out the other port: what is left is the out port and the route.
+	 */
 	if ((out->flags & (NETIF_FLAG_UP | NETIF_FLAG_LINK_UP | NETIF_FLAG_ETHARP))
 	        != (NETIF_FLAG_UP | NETIF_FLAG_LINK_UP | NETIF_FLAG_ETHARP)
-	    || !out->linkoutput || out == inp || p->len != p->tot_len)
+	    || !out->linkoutput)
 		return 0;
 	in_port.addr = ip4_addr_get_u32(netif_ip4_addr(inp));
 	in_port.mask = ip4_addr_get_u32(netif_ip4_netmask(inp));

@@ -26,22 +26,25 @@ struct napt_fp_port {
 /*
  * The 20-byte header's checksum: lwIP's inet_chksum() is written for any
  * length and alignment and costs three times as much. Ones' complement sums
- * do not care for byte order (RFC 1071): 16-bit halves of native words.
+ * do not care for byte order (RFC 1071): native 16-bit halfwords, read as
+ * such when the header is 2-aligned (a received frame's, 14 bytes into a
+ * word-aligned buffer), byte by byte otherwise. No memcpy() of the header:
+ * on the lx106 that is a call into the C library.
  */
 static inline int napt_fp_header_sum_ok(const uint8_t *ip)
 {
-	uint32_t w[5], sum;
-	memcpy(w, ip, 20);
-	/* 32-bit words with the carry added back: the same ones' complement sum, folded at the end. */
-	sum = w[0];
-	sum += w[1];
-	sum += sum < w[1];
-	sum += w[2];
-	sum += sum < w[2];
-	sum += w[3];
-	sum += sum < w[3];
-	sum += w[4];
-	sum += sum < w[4];
+	uint32_t sum;
+	if (!((uintptr_t)ip & 1u)) {
+		const uint8_t *a = __builtin_assume_aligned(ip, 2);
+		uint16_t h[10];
+		memcpy(h, a, 20);
+		sum = (uint32_t)h[0] + h[1] + h[2] + h[3] + h[4] + h[5] + h[6] + h[7] + h[8] + h[9];
+	}
+	else {
+		sum = 0;
+		for (unsigned i = 0; i < 20; i += 2)
+			sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
+	}
 	sum = (sum & 0xffffu) + (sum >> 16);
 	sum = (sum & 0xffffu) + (sum >> 16);
 	return sum == 0xffffu;
@@ -103,8 +106,11 @@ static inline void napt_fp_write(uint8_t *frame, const uint8_t *dst_mac, const u
 {
 	uint8_t *ip = frame + NAPT_FP_ETH_HLEN;
 	uint32_t sum;
-	memcpy(frame, dst_mac, 6);
-	memcpy(frame + 6, src_mac, 6);
+	/* In pieces of 4 and 2: one memcpy() of 6 would be a library call on the lx106. */
+	memcpy(frame, dst_mac, 4);
+	memcpy(frame + 4, dst_mac + 4, 2);
+	memcpy(frame + 6, src_mac, 4);
+	memcpy(frame + 10, src_mac + 4, 2);
 	frame[12] = 0x08;
 	frame[13] = 0x00;
 	ip[8]--;

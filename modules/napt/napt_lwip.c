@@ -461,7 +461,7 @@ int napt_fastpath_input(struct pbuf *p, struct netif *inp)
 		before.sport = (uint16_t)(ip[20] << 8 | ip[21]);
 		before.dport = (uint16_t)(ip[22] << 8 | ip[23]);
 	}
-	verdict = napt_process(ip, len, len, dir, gSeconds);
+	verdict = napt_process_plain(ip, len, dir, gSeconds);
 	if (verdict == NAPT_PASS || verdict == NAPT_DROP)
 		return port | (verdict_taken(p, verdict, lan) ? NAPT_FP_TAKEN : NAPT_FP_LWIP);
 	if ((out == lan || verdict == NAPT_HAIRPIN) && !lan_resolvable(lan, ip + 16)) {

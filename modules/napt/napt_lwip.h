@@ -69,7 +69,7 @@ void napt_lwip_set_alg(const struct napt_alg *alg);
  * out port's linkoutput with the next hop's MAC from lwIP's ARP table,
  * when nothing about it needs lwIP. Called by napt_fastpath_input() only:
  * the header was checked before translation (napt_fp_plain_ip()), p is
- * one pbuf. Returns 1 when it sent (and freed) p, 0 when lwIP forwards it
+ * one pbuf, `out` is the port other than `inp`. Returns 1 when it sent (and freed) p, 0 when lwIP forwards it
  * as before (p untouched). `now` is napt's clock.
  */
 int napt_fastpath_send(struct pbuf *p, struct netif *inp, struct netif *out, uint32_t now);
