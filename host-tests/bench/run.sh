@@ -329,18 +329,21 @@ dirty=$(git status --porcelain -- modules/napt modules/lwip-hooks host-tests/ben
     done
     echo
   fi
-  echo "Where the fast path's ~685 x86-64 instructions go (1024 flows, callgrind_annotate of"
-  echo "\`$BUILD/callgrind.eth.1024\`, per packet, out and in averaged, measured when the entry moved to"
-  echo "the ports' input): translation (\`napt_process()\`) 244; the entry's checks (frame, header and"
-  echo "its checksum, ports, TTL, fragment, size, hairpin, TIME_WAIT SYN) with NAPT's glue 174; the"
-  echo "route, next-hop cache, header writes and counters 143 and lwIP's \`etharp_get_entry()\` 26;"
-  echo "\`router_ethernet_input()\` 22 and the ports' \`router_port_netif()\` 12; \`pbuf_free()\` 49; the"
-  echo "driver stub 13. Was ~805 (2026-12-05, before: the entry after \`ethernet_input()\` and"
-  echo "\`ip4_input()\`, the glue's and the fast path's checks apart, \`pbuf_add_header()\`). The 500"
-  echo "target is still missed by about 185: translation alone is half of the path, and the rest is"
-  echo "spread over a few dozen compares and the calls between the modules (lwIP's ARP table and pbufs,"
-  echo "the ports, NAPT), each a few instructions of prologue. On the lx106 the same path costs about"
-  echo "1.5 times the x86-64 count (no per-function profile under qemu yet)."
+  echo "Where the fast path's ~647 x86-64 instructions go (1024 flows, callgrind_annotate of"
+  echo "\`$BUILD/callgrind.eth.1024\`, per packet, out and in averaged, measured with this change):"
+  echo "translation (\`napt_process_plain()\`: the header checks the entry made skipped) 216; the"
+  echo "entry's checks (frame, header and its checksum, ports, TTL, fragment, size, hairpin, TIME_WAIT"
+  echo "SYN) with NAPT's glue 172; the route, next-hop cache, header writes and counters 137 and lwIP's"
+  echo "\`etharp_get_entry()\` 26; \`router_ethernet_input()\` 22 and the ports' \`router_port_netif()\`"
+  echo "12; \`pbuf_free()\` 49; the driver stub 13. Was ~805 before (the entry after \`ethernet_input()\`"
+  echo "and \`ip4_input()\`, the glue's and the fast path's checks apart, \`pbuf_add_header()\`, the"
+  echo "header checks twice in translation). The 500 target is still missed by about 150, and the 600"
+  echo "on the lx106 by about 300: translation is a third of the path, lwIP's ARP read and"
+  echo "\`pbuf_free()\` another 75, and the rest is spread over a few dozen compares and the calls"
+  echo "between modules (ports, glue, NAPT, ARP), each with its prologue, dearer on the lx106 (CALL0:"
+  echo "callee-saved registers spilled; about 1.4 times the x86-64 count here; no per-function profile"
+  echo "under qemu). The header is summed and the MACs copied without a \`memcpy()\` call, which the"
+  echo "lx106 build made a library call (about 85 instructions a packet)."
   echo
   echo "## For comparison: esp-lwip NAPT (DESIGN.md section 6)"
   echo
