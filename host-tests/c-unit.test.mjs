@@ -32,7 +32,7 @@ const units = {
 	sip_dialog_test: { sources: [...NAPT_CORE, "modules/sipalg/sip_msg.c", "modules/sipalg/sip_dialog.c"], includes: ["modules/sipalg", "modules/napt"] },
 	sip_tcp_test: { sources: ["modules/sipalg/sip_tcp.c"], includes: ["modules/sipalg"] },
 	napt_lwip_test: {
-		sources: [...NAPT_CORE, "modules/napt/napt_lwip.c", "modules/napt/napt_fastpath.c", "modules/lwip-hooks/router_hooks.c", "host-tests/lib/rig_ports.c",
+		sources: [...NAPT_CORE, "modules/napt/napt_lwip.c", "modules/napt/napt_fastpath.c", "modules/lwip-hooks/router_hooks.c", "modules/lwip-hooks/router_ethernet.c", "host-tests/lib/rig_ports.c",
 			"modules/sipalg/sip_msg.c", "modules/sipalg/sip_dialog.c", "modules/sipalg/sip_tcp.c", "modules/sipalg/sipalg_lwip.c"],
 		includes: ["modules/napt", "modules/sipalg", "host-tests/lib", ...LWIP_INCLUDES],
 		cflags: ["-Wno-missing-field-initializers"],

@@ -9,6 +9,7 @@
 #include "tap_port.h"
 #include "sim_loop.h"
 #include "ports.h"
+#include "router_ethernet.h"
 
 #include "lwip/etharp.h"
 #include "lwip/netif.h"
@@ -197,7 +198,7 @@ int tap_port_attach(enum router_port_role role, const char *device, int inherite
 	port->flags_sock = -1;
 	snprintf(port->device, sizeof(port->device), "%s", device);
 	snprintf(port->label, sizeof(port->label), "tap:%s", device);
-	if (!netif_add_noaddr(&port->netif, port, tap_netif_init, ethernet_input)) {
+	if (!netif_add_noaddr(&port->netif, port, tap_netif_init, router_ethernet_input)) {
 		fprintf(stderr, "sim: cannot add netif for %s\n", device);
 		return -1;
 	}

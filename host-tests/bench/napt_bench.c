@@ -38,6 +38,7 @@
 #include "lwip/etharp.h"
 #include "lwip/init.h"
 #include "netif/ethernet.h"
+#include "router_ethernet.h"
 #include "lwip/ip4.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
@@ -475,9 +476,9 @@ static void lwip_setup(uint32_t flows)
 	IP4_ADDR(&m, 255, 255, 255, 0);
 	IP4_ADDR(&a, 198, 51, 100, 10);
 	IP4_ADDR(&g, 198, 51, 100, 1);
-	netif_add(&wan_if, &a, &m, &g, NULL, eth ? eth_init : if_init, eth ? ethernet_input : ip4_input);
+	netif_add(&wan_if, &a, &m, &g, NULL, eth ? eth_init : if_init, eth ? router_ethernet_input : ip4_input);
 	IP4_ADDR(&a, 192, 168, 4, 1);
-	netif_add(&lan_if, &a, &m, IP4_ADDR_ANY4, NULL, eth ? eth_init : if_init, eth ? ethernet_input : ip4_input);
+	netif_add(&lan_if, &a, &m, IP4_ADDR_ANY4, NULL, eth ? eth_init : if_init, eth ? router_ethernet_input : ip4_input);
 	netif_set_default(&wan_if);
 	netif_set_up(&wan_if);
 	netif_set_up(&lan_if);

@@ -14,7 +14,7 @@ CC ?= cc
 include $(LWIPDIR)/Filelists.mk
 LWIP_SOURCES := $(COREFILES) $(CORE4FILES) $(LWIPDIR)/netif/ethernet.c
 OUR_SOURCES := $(TOP)/modules/napt/napt_table.c $(TOP)/modules/napt/napt_translate.c \
-	$(TOP)/modules/napt/napt_lwip.c $(TOP)/modules/napt/napt_fastpath.c $(TOP)/modules/lwip-hooks/router_hooks.c \
+	$(TOP)/modules/napt/napt_lwip.c $(TOP)/modules/napt/napt_fastpath.c $(TOP)/modules/lwip-hooks/router_hooks.c $(TOP)/modules/lwip-hooks/router_ethernet.c \
 	$(TOP)/host-tests/bench/napt_bench.c $(TOP)/host-tests/lib/rig_ports.c
 
 INCLUDES := -I$(TOP)/boards/sim/lwip -I$(LWIPDIR)/include -I$(TOP)/modules/lwip-hooks \

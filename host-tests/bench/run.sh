@@ -301,11 +301,12 @@ dirty=$(git status --porcelain -- modules/napt modules/lwip-hooks host-tests/ben
   echo
   echo "## The forwarding fast path (issue 17), on Ethernet"
   echo
-  echo "Both netifs Ethernet, as the boards' ports: from \`ethernet_input()\` (the driver's input)"
-  echo "to the driver's \`linkoutput\` (a counter) and \`pbuf_free()\`. *on*: a packet of a steady"
-  echo "flow goes from NAPT straight to \`linkoutput\` (modules/napt/napt_fastpath.c); *off*"
-  echo "(\`set nat fastpath off\`): lwIP's \`ip4_input()\`, \`ip4_forward()\`, \`etharp_output()\`,"
-  echo "\`ethernet_output()\`. 30 inside hosts (lwIP's ARP table holds 32), all resolved; every flow"
+  echo "Both netifs Ethernet, as the boards' ports: from \`router_ethernet_input()\` (the ports' input)"
+  echo "to the driver's \`linkoutput\` (a counter) and \`pbuf_free()\`. *on*: a frame of a steady flow"
+  echo "goes from \`napt_fastpath_input()\` (the frame's checks, NAPT) straight to \`linkoutput\`"
+  echo "(modules/napt/napt_fastpath.c), never through lwIP's input; *off* (\`set nat fastpath off\`):"
+  echo "the hook, lwIP's \`ip4_input()\`, \`ip4_forward()\`, \`etharp_output()\`, \`ethernet_output()\`."
+  echo "30 inside hosts (lwIP's ARP table holds 32), all resolved; every flow"
   echo "answered once before the loop. Instructions by callgrind, $LWIP_COUNT_PACKETS packets."
   echo
   echo "| flows | fast path on: instr/pkt out | in | off: out | in |"
@@ -328,18 +329,21 @@ dirty=$(git status --porcelain -- modules/napt modules/lwip-hooks host-tests/ben
     done
     echo
   fi
-  echo "Where the fast path's ~805 x86-64 instructions go (1024 flows, callgrind_annotate of"
-  echo "\`$BUILD/callgrind.eth.1024\`, self cost per packet, measured when the fast path went in):"
-  echo "translation (\`napt_process()\`) 245; NAPT's glue (\`napt_lwip_input()\`: the ports, padding,"
-  echo "fragment, TTL, DF and hairpin checks, the ALG hook) 144; the fast path's own checks, header"
-  echo "checksum, next-hop lookup and header writes 181, lwIP's \`etharp_get_entry()\` 26 and"
-  echo "\`pbuf_add_header()\` 34; lwIP before the hook (\`ethernet_input()\`, \`pbuf_remove_header()\`,"
-  echo "\`ip4_input()\`'s first lines, the hook's counters and TIME_WAIT check) 108; \`pbuf_free()\` 49;"
-  echo "the driver stub 13. The 500 target needs about 300 fewer: the glue's checks done once with the"
-  echo "fast path's, the fast path entered from the ports' Ethernet input before \`ip4_input()\`"
-  echo "(router_ethernet.c already parses the frame there), the pbuf header moved without"
-  echo "\`pbuf_add_header()\`'s generality. Not done yet. On the lx106 the same path costs about 1.4"
-  echo "times the x86-64 count (no per-function profile under qemu yet)."
+  echo "Where the fast path's ~647 x86-64 instructions go (1024 flows, callgrind_annotate of"
+  echo "\`$BUILD/callgrind.eth.1024\`, per packet, out and in averaged, measured with this change):"
+  echo "translation (\`napt_process_plain()\`: the header checks the entry made skipped) 216; the"
+  echo "entry's checks (frame, header and its checksum, ports, TTL, fragment, size, hairpin, TIME_WAIT"
+  echo "SYN) with NAPT's glue 172; the route, next-hop cache, header writes and counters 137 and lwIP's"
+  echo "\`etharp_get_entry()\` 26; \`router_ethernet_input()\` 22 and the ports' \`router_port_netif()\`"
+  echo "12; \`pbuf_free()\` 49; the driver stub 13. Was ~805 before (the entry after \`ethernet_input()\`"
+  echo "and \`ip4_input()\`, the glue's and the fast path's checks apart, \`pbuf_add_header()\`, the"
+  echo "header checks twice in translation). The 500 target is still missed by about 150, and the 600"
+  echo "on the lx106 by about 300: translation is a third of the path, lwIP's ARP read and"
+  echo "\`pbuf_free()\` another 75, and the rest is spread over a few dozen compares and the calls"
+  echo "between modules (ports, glue, NAPT, ARP), each with its prologue, dearer on the lx106 (CALL0:"
+  echo "callee-saved registers spilled; about 1.4 times the x86-64 count here; no per-function profile"
+  echo "under qemu). The header is summed and the MACs copied without a \`memcpy()\` call, which the"
+  echo "lx106 build made a library call (about 85 instructions a packet)."
   echo
   echo "## For comparison: esp-lwip NAPT (DESIGN.md section 6)"
   echo

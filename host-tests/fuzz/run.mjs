@@ -74,8 +74,8 @@ function icmp(type, code, rest) {
 }
 
 // [ctl][len][packet] records; ctl bit 0 = inbound (see napt_fuzz.c).
-function record(inbound, packet, seconds = 0) {
-	return [(seconds << 4) | (inbound ? 1 : 0), ...be16(packet.length), ...packet];
+function record(inbound, packet, seconds = 0, flags = 0) {
+	return [(seconds << 4) | flags | (inbound ? 1 : 0), ...be16(packet.length), ...packet];
 }
 
 function naptSeeds() {
@@ -97,6 +97,8 @@ function naptSeeds() {
 		icmp: [...record(false, echo), ...record(true, echoReply), ...record(true, timeExceeded)],
 		tcp: [...record(false, syn), ...record(true, synAck), ...record(false, fin, 2), ...record(true, rst, 15)],
 		forward: [...record(true, forwardSyn), ...record(false, hairpin), ...record(true, dmz)],
+		// A UDP flow seen both ways, then more of it: steady, the fast path's (checksums right, ctl bit 2).
+		steady: [...record(false, outUdp, 0, 4), ...record(true, inUdp, 0, 4), ...record(false, outUdp, 0, 4), ...record(true, inUdp, 1, 4)],
 	};
 }
 

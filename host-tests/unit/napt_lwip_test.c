@@ -19,6 +19,7 @@
 #include "sipalg.h"
 #include "ports.h"
 #include "router_hooks.h"
+#include "router_ethernet.h"
 
 #include "lwip/etharp.h"
 #include "lwip/init.h"
@@ -1534,7 +1535,7 @@ static const uint8_t MAC_GW2[6] = { 0x02, 0, 0, 0, 0x01, 0x02 };
 static const uint8_t MAC_H2[6] = { 0x02, 0, 0, 0, 0x04, 0x02 };
 static const uint8_t BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-/* A received Ethernet frame carrying `ip`, to `dmac` (the port's own MAC when NULL), through ethernet_input(). */
+/* A received Ethernet frame carrying `ip`, to `dmac` (the port's own MAC when NULL), through the ports' input (router_ethernet_input()). */
 static void inject_eth(struct netif *n, const uint8_t *dmac, const uint8_t *ip, size_t len)
 {
 	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)(14 + len), PBUF_POOL);
@@ -1553,7 +1554,7 @@ static void inject_eth(struct netif *n, const uint8_t *dmac, const uint8_t *ip, 
 	memcpy(tmp + 14, ip, len);
 	CHECK(pbuf_take(p, tmp, (u16_t)(14 + len)) == ERR_OK);
 	free(tmp);
-	ethernet_input(p, n);
+	router_ethernet_input(p, n);
 }
 
 /* `host` answers ARP on `n` with `mac` (the router asked: the entry is made or updated). */
@@ -1597,12 +1598,17 @@ static int ip_frames_on(struct netif *n, const uint8_t **ip, size_t *len, const 
 /*
  * Send `p` on `from`; returns how many packets the fast path took (0 or 1)
  * and checks what left on `to`: one IPv4 frame (when `expect_out`) from
- * the port's MAC to `mac`, its TTL one less with a good checksum.
+ * the port's MAC to `mac`, its TTL one less with a good checksum. Either
+ * way, lwIP's counters and the hook's count the packet once: received, and
+ * forwarded when it left at once.
  */
 static uint32_t through(struct netif *from, const uint8_t *dmac, const struct pk *p, struct netif *to, int expect_out,
                         const uint8_t *mac)
 {
 	uint32_t before = napt_fastpath_count();
+	enum router_port_role role = from == &wan_if ? ROUTER_PORT_WAN : ROUTER_PORT_LAN;
+	uint32_t hook = router_hook_ip4_packets[role];
+	u32_t recv = lwip_stats.ip.recv, fw = lwip_stats.ip.fw;
 	const uint8_t *ip, *eth;
 	size_t len;
 	frames_clear();
@@ -1612,7 +1618,10 @@ static uint32_t through(struct netif *from, const uint8_t *dmac, const struct pk
 	if (n == 1 && expect_out) {
 		CHECK(!memcmp(eth, mac, 6) && !memcmp(eth + 6, to->hwaddr, 6));
 		CHECK(all_ok(ip, len) && ip[8] == p->b[8] - 1 && len == p->n);
+		CHECK(lwip_stats.ip.fw == fw + 1);
 	}
+	CHECK(lwip_stats.ip.recv == recv + 1);
+	CHECK(router_hook_ip4_packets[role] == hook + 1);
 	return napt_fastpath_count() - before;
 }
 
@@ -1696,6 +1705,13 @@ static void test_fastpath(void)
 	p.b[10] ^= 0x40;
 	CHECK(through(&lan_if, NULL, &p, &wan_if, 0, NULL) == 0);
 	pk_free(&p);
+	/* UDP to the router itself: the fast path's entry gives it to ip4_input() once (no hook again): port unreachable. */
+	{
+		struct pk u = mk_udp(H2, 6001, LAN, 9);
+		CHECK(through(&lan_if, NULL, &u, &wan_if, 0, NULL) == 0);
+		CHECK(ip_frames_on(&lan_if, &ip, &len, &eth) == 1 && ip && proto_of(ip) == T_ICMP && ip[20] == 3 && ip[21] == 3);
+		pk_free(&u);
+	}
 	/* IP options: forwarded by lwIP, options kept. */
 	p = mk_udp_opt(H2, 6000, R1, 53, 8, 0, 4);
 	CHECK(through(&lan_if, NULL, &p, &wan_if, 1, MAC_GW1) == 0);

@@ -8,6 +8,7 @@
 #include "router_hooks.h"
 #include "ports.h"
 #include "napt_lwip.h"
+#include "router_ethernet.h"
 
 #include "lwip/ip4_addr.h"
 #include "lwip/netif.h"
@@ -79,6 +80,12 @@ static void reopen_timewait(struct pbuf *p, struct netif *inp)
 
 int router_ip4_input_hook(struct pbuf *p, struct netif *inp)
 {
+#ifdef LWIP_HOOK_IP4_INPUT
+	if (p == router_hook_seen) {
+		router_hook_seen = NULL;   /* router_ethernet_input() ran this already */
+		return 0;
+	}
+#endif
 	if (inp == router_port_netif(ROUTER_PORT_WAN))
 		router_hook_ip4_packets[ROUTER_PORT_WAN]++;
 	else if (inp == router_port_netif(ROUTER_PORT_LAN))

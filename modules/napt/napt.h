@@ -146,6 +146,15 @@ void napt_set_local_port_fn(napt_local_port_fn fn);
 enum napt_verdict napt_process(uint8_t *ip, uint16_t len, uint16_t tot_len, enum napt_dir dir, uint32_t now);
 
 /*
+ * napt_process() for a datagram the caller has checked already (the fast
+ * path's napt_fp_plain_ip()): `len` bytes, all of it, a 20-byte header of
+ * version 4 whose length field is `len`, not a fragment, TCP or UDP. The
+ * same result as napt_process(ip, len, len, dir, now), without its header
+ * checks.
+ */
+enum napt_verdict napt_process_plain(uint8_t *ip, uint16_t len, enum napt_dir dir, uint32_t now);
+
+/*
  * Whether the packet napt_process() last returned NAPT_FORWARD for is a TCP
  * or UDP packet of a flow past its handshake: TCP established with no FIN
  * or RST seen (this packet's flags included), UDP answered both ways. The

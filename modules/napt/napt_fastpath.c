@@ -1,15 +1,19 @@
 /*
- * The forwarding fast path (napt_lwip.h). NAPT has just translated a packet
- * of a steady flow; lwIP would now check its header again, look for a
- * netif it is addressed to, route it, check it may be forwarded, decrement
- * the TTL, look its next hop up in the ARP table and build the Ethernet
- * header. For the plain case all of that reduces to a few compares, so it
- * is done here and the frame goes straight to the out port's linkoutput.
- * Whatever is not plain returns 0 before anything in the packet changed,
- * and lwIP does it all as before: options, TTL 1, too big for the out
- * port, a bad header checksum, broadcast and multicast, the router's own
- * addresses, a next hop not on a directly reachable route, a port down,
- * a next hop ARP has not resolved.
+ * The forwarding fast path (napt_lwip.h). A frame comes in on a port;
+ * router_ethernet_input() hands it first to napt_fastpath_input()
+ * (napt_lwip.c), which checks once what ethernet_input(), ip4_input(), the
+ * IPv4 hook and NAPT's glue would (napt_fastpath_frame.h: a plain TCP or
+ * UDP datagram, unicast, a right header checksum, TTL > 1, not a fragment,
+ * not too big), and NAPT translates it. For a steady flow lwIP would now
+ * look for a netif it is addressed to, route it, check it may be
+ * forwarded, decrement the TTL, look its next hop up in the ARP table and
+ * build the Ethernet header. For the plain case all of that reduces to a
+ * few compares, so it is done here, in the frame's own pbuf, and the frame
+ * goes straight to the out port's linkoutput. Whatever is not plain returns
+ * 0 before anything in the packet changed, and lwIP does it all as before:
+ * broadcast and multicast destinations, the router's own addresses, a next
+ * hop not on a directly reachable route, a port down, a next hop ARP has
+ * not resolved, no room for the header in the pbuf.
  *
  * The next hop's MAC is read from lwIP's ARP table on every packet, through
  * an index remembered per next hop and checked against the entry (address,
@@ -19,6 +23,7 @@
  * etharp_output() sees the entry used and refreshes it before it expires.
  */
 #include "napt_lwip.h"
+#include "napt_fastpath_frame.h"
 
 #include "lwip/etharp.h"
 #include "lwip/netif.h"
@@ -39,7 +44,8 @@ struct hop {
 };
 
 static struct hop gHops[HOPS];
-static int gOn = 1;
+int napt_fastpath_enabled = 1;
+#define gOn napt_fastpath_enabled
 static uint32_t gCount;
 
 void napt_fastpath_set(int on)
@@ -95,84 +101,47 @@ static const struct eth_addr *next_hop_mac(struct netif *out, uint32_t next, uin
 	}
 }
 
-/*
- * The 20-byte header's checksum, summed here: lwIP's inet_chksum() is
- * written for any length and alignment and costs three times as much.
- */
-static int header_sum_ok(const uint8_t *ip)
-{
-	/* Ones' complement sums do not care for byte order (RFC 1071): 16-bit halves of native words. */
-	uint32_t w[5], sum;
-	memcpy(w, ip, 20);
-	sum = (w[0] & 0xffffu) + (w[0] >> 16) + (w[1] & 0xffffu) + (w[1] >> 16) + (w[2] & 0xffffu) + (w[2] >> 16)
-	      + (w[3] & 0xffffu) + (w[3] >> 16) + (w[4] & 0xffffu) + (w[4] >> 16);
-	sum = (sum & 0xffffu) + (sum >> 16);
-	sum = (sum & 0xffffu) + (sum >> 16);
-	return sum == 0xffffu;
-}
-
 int napt_fastpath_send(struct pbuf *p, struct netif *inp, struct netif *out, uint32_t now)
 {
-	uint8_t *ip = p->payload;
-	uint32_t dst, src, mask, net, next, sum;
+	struct napt_fp_port in_port, out_port;
 	const struct eth_addr *mac;
-	uint8_t *eth;
+	uint32_t next;
+	uint8_t *frame;
 
-	if (!gOn || !napt_last_steady())
+	/*
+	 * The header was checked before translation (napt_fp_plain_ip()), p is
+	 * one pbuf, out the other port: what is left is the out port and the route.
+	 */
+	if ((out->flags & (NETIF_FLAG_UP | NETIF_FLAG_LINK_UP | NETIF_FLAG_ETHARP))
+	        != (NETIF_FLAG_UP | NETIF_FLAG_LINK_UP | NETIF_FLAG_ETHARP)
+	    || !out->linkoutput)
 		return 0;
-	/* A plain header: no options, TTL left to decrement, as long as the datagram, fits the port. */
-	if (ip[0] != 0x45 || ip[8] <= 1 || p->len < 20 || (uint16_t)(ip[2] << 8 | ip[3]) != p->tot_len
-	    || (out->mtu && p->tot_len > out->mtu))
+	in_port.addr = ip4_addr_get_u32(netif_ip4_addr(inp));
+	in_port.mask = ip4_addr_get_u32(netif_ip4_netmask(inp));
+	out_port.addr = ip4_addr_get_u32(netif_ip4_addr(out));
+	out_port.mask = ip4_addr_get_u32(netif_ip4_netmask(out));
+	out_port.gw = out == netif_default ? ip4_addr_get_u32(netif_ip4_gw(out)) : 0;
+	out_port.mtu = out->mtu;
+	next = napt_fp_next_hop(p->payload, p->tot_len, &in_port, &out_port);
+	if (!next)
 		return 0;
-	if ((p->flags & (PBUF_FLAG_LLBCAST | PBUF_FLAG_LLMCAST))
-	    || (out->flags & (NETIF_FLAG_UP | NETIF_FLAG_LINK_UP | NETIF_FLAG_ETHARP))
-	           != (NETIF_FLAG_UP | NETIF_FLAG_LINK_UP | NETIF_FLAG_ETHARP)
-	    || !out->linkoutput || out == inp)
-		return 0;
-	/* ip4_input() checks it after the hook: a bad one is lwIP's to drop (translation kept it bad). */
-	if (!header_sum_ok(ip))
-		return 0;
-	memcpy(&src, ip + 12, 4);
-	memcpy(&dst, ip + 16, 4);
-	/* What lwIP never forwards: 0/8, 127/8, multicast and above; from multicast or limited broadcast. */
-	if (ip[16] == 0 || ip[16] == 127 || ip[16] >= 224 || ip[12] >= 224)
-		return 0;
-	/* From the in port's subnet broadcast, or to anything on its subnet (its own address included). */
-	mask = ip4_addr_get_u32(netif_ip4_netmask(inp));
-	net = ip4_addr_get_u32(netif_ip4_addr(inp)) & mask;
-	if ((dst & mask) == net || (src | mask) == 0xffffffffu)
-		return 0;
-	/* The route: on the out port's subnet (not its address nor its broadcast), or its default gateway. */
-	mask = ip4_addr_get_u32(netif_ip4_netmask(out));
-	net = ip4_addr_get_u32(netif_ip4_addr(out)) & mask;
-	if ((dst & mask) == net) {
-		if ((dst | mask) == 0xffffffffu || dst == ip4_addr_get_u32(netif_ip4_addr(out)))
-			return 0;
-		next = dst;
-	}
-	else if (out == netif_default && !ip4_addr_isany_val(*netif_ip4_gw(out)))
-		next = ip4_addr_get_u32(netif_ip4_gw(out));
-	else
-		return 0;
+	/*
+	 * Room for the Ethernet header in front, in the pbuf's own memory: where
+	 * the received frame's was (what pbuf_add_header() checks, inline).
+	 */
+	frame = (uint8_t *)p->payload - SIZEOF_ETH_HDR;
+	if (!(p->type_internal & PBUF_TYPE_FLAG_STRUCT_DATA_CONTIGUOUS)
+	    || frame < (uint8_t *)p + LWIP_MEM_ALIGN_SIZE(sizeof(struct pbuf)))
+		return 0;   /* lwIP's ethernet_output() would allocate one */
 	mac = next_hop_mac(out, next, now);
 	if (!mac)
 		return 0;
-	if (pbuf_add_header(p, SIZEOF_ETH_HDR))
-		return 0;   /* no room in front: lwIP's ethernet_output() would allocate one */
 
 	/* From here on the packet is ours to send. */
-	eth = p->payload;
-	memcpy(eth, mac->addr, ETH_HWADDR_LEN);
-	memcpy(eth + ETH_HWADDR_LEN, out->hwaddr, ETH_HWADDR_LEN);
-	eth[12] = 0x08;   /* IPv4 */
-	eth[13] = 0x00;
-	ip = eth + SIZEOF_ETH_HDR;
-	/* TTL - 1 and the checksum by RFC 1624: the TTL is the high byte of its 16-bit word. */
-	ip[8]--;
-	sum = (uint32_t)(ip[10] << 8 | ip[11]) + 0x100u;
-	sum = (sum & 0xffffu) + (sum >> 16);
-	ip[10] = (uint8_t)(sum >> 8);
-	ip[11] = (uint8_t)sum;
+	napt_fp_write(frame, mac->addr, out->hwaddr);
+	p->payload = frame;
+	p->len = (u16_t)(p->len + SIZEOF_ETH_HDR);
+	p->tot_len = p->len;
 	IP_STATS_INC(ip.fw);
 	IP_STATS_INC(ip.xmit);
 	MIB2_STATS_INC(mib2.ipforwdatagrams);

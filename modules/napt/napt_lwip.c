@@ -8,6 +8,7 @@
  * arrived, and a hairpinned packet goes back out the port it came in on.
  */
 #include "napt_lwip.h"
+#include "napt_fastpath_frame.h"
 #include "ports.h"
 
 #include "lwip/etharp.h"
@@ -21,6 +22,7 @@
 #include "lwip/prot/ip4.h"
 #include "lwip/timeouts.h"
 #include "lwip/udp.h"
+#include "lwip/prot/tcp.h"
 #include "lwip/priv/tcp_priv.h"
 
 #include <stdlib.h>
@@ -149,14 +151,20 @@ int napt_lwip_start(const struct napt_config *config)
 }
 
 /* Follow the ports' addresses; a new WAN address ends every flow (they named the old one). */
-static void follow_addresses(struct netif *wan, struct netif *lan)
+static void addresses_changed(uint32_t w, uint32_t l, uint32_t m);
+
+static inline void follow_addresses(struct netif *wan, struct netif *lan)
 {
 	uint32_t w = ip4_addr_get_u32(netif_ip4_addr(wan));
 	uint32_t l = ip4_addr_get_u32(netif_ip4_addr(lan));
 	uint32_t m = ip4_addr_get_u32(netif_ip4_netmask(lan));
+	if (w != gWanAddr || l != gLanAddr || m != gLanMask)
+		addresses_changed(w, l, m);
+}
+
+static void addresses_changed(uint32_t w, uint32_t l, uint32_t m)
+{
 	struct napt_addresses a;
-	if (w == gWanAddr && l == gLanAddr && m == gLanMask)
-		return;
 	if (w != gWanAddr && gWanAddr) {
 		napt_flush();
 		if (gAlg && gAlg->wan_changed)
@@ -227,14 +235,21 @@ static void icmp_error_to_sender(struct pbuf *p, uint8_t type, uint8_t code, uin
 	pbuf_free(q);
 }
 
+static int lan_resolvable_slow(struct netif *lan, const uint8_t *dst);
+
 /* Whether a packet to LAN address `dst` (network order bytes) may go to ARP now. */
-static int lan_resolvable(struct netif *lan, const uint8_t *dst)
+static inline int lan_resolvable(struct netif *lan, const uint8_t *dst)
+{
+	return (gResolved[dst[3] >> 3] & (1u << (dst[3] & 7u))) || lan_resolvable_slow(lan, dst);
+}
+
+static int lan_resolvable_slow(struct netif *lan, const uint8_t *dst)
 {
 	uint8_t host = dst[3], bit = (uint8_t)(1u << (host & 7u));
 	ip4_addr_t addr;
 	struct eth_addr *eth;
 	const ip4_addr_t *found;
-	if ((gResolved[host >> 3] & bit) || !(lan->flags & NETIF_FLAG_ETHARP))
+	if (!(lan->flags & NETIF_FLAG_ETHARP))
 		return 1;
 	memcpy(&addr.addr, dst, 4);
 	if (etharp_find_addr(lan, &addr, &eth, &found) >= 0) {
@@ -259,6 +274,27 @@ static int is_icmp_error(const uint8_t *ip, uint16_t ihl, uint16_t len)
 		return 0;
 	type = ip[ihl];
 	return type == ICMP_DUR || type == ICMP_SQ || type == ICMP_TE || type == ICMP_PP;
+}
+
+/*
+ * What becomes of a packet napt_process() did not translate for forwarding
+ * (and no error is owed for): 0 lwIP goes on with it, 1 taken. A hairpin
+ * (checked as TTL > 1 and not too big before) goes back into the LAN.
+ */
+static int verdict_taken(struct pbuf *p, enum napt_verdict verdict, struct netif *lan)
+{
+	switch (verdict) {
+	case NAPT_PASS:
+	case NAPT_FORWARD:
+		return 0;
+	case NAPT_DROP:
+		break;
+	case NAPT_HAIRPIN:
+		send_back(p, lan);
+		break;
+	}
+	pbuf_free(p);
+	return 1;
 }
 
 int napt_lwip_input(struct pbuf *p, struct netif *inp)
@@ -344,16 +380,8 @@ int napt_lwip_input(struct pbuf *p, struct netif *inp)
 	}
 
 	verdict = napt_process(ip, p->len, p->tot_len, dir, gSeconds);
-	switch (verdict) {
-	case NAPT_PASS:
-		return 0;
-	case NAPT_DROP:
-		pbuf_free(p);
-		return 1;
-	case NAPT_FORWARD:
-	case NAPT_HAIRPIN:
-		break;
-	}
+	if (verdict == NAPT_PASS || verdict == NAPT_DROP)
+		return verdict_taken(p, verdict, lan);
 	if (saved) {
 		memcpy(ip, quote, saved);
 		if (ttl_expired) {
@@ -371,13 +399,79 @@ int napt_lwip_input(struct pbuf *p, struct netif *inp)
 		pbuf_free(p);
 		return 1;
 	}
-	if (verdict == NAPT_FORWARD) {
-		/* The ALG sends a packet it rebuilt itself; else ip4_forward() routes it by its new destination. */
-		if (alg && gAlg->forward(p, out, &before))
-			return 1;
-		return napt_fastpath_send(p, inp, out, gSeconds);
+	/* The ALG sends a packet it rebuilt itself; else ip4_forward() routes it by its new destination. */
+	if (verdict == NAPT_FORWARD)
+		return alg && gAlg->forward(p, out, &before);
+	return verdict_taken(p, verdict, lan);
+}
+
+/*
+ * The fast path's way in (napt_lwip.h): what router_ethernet_input() and
+ * router_ip4_input_hook() would do with a frame of a plain TCP or UDP
+ * datagram, and then napt_lwip_input()'s work for it, with each check made
+ * once: a frame in one pbuf, IPv4, unicast on the link, a plain header
+ * (napt_fp_plain_ip()), not a hairpin, not too big for the out port, not a
+ * SYN that might end one of the router's TIME_WAITs (the hook's job).
+ */
+int napt_fastpath_input(struct pbuf *p, struct netif *inp)
+{
+	struct netif *wan, *lan, *out;
+	uint8_t *frame = p->payload, *ip = frame + SIZEOF_ETH_HDR;
+	enum napt_dir dir;
+	enum napt_verdict verdict;
+	struct napt_alg_packet before;
+	uint16_t len;
+	int port;
+
+	if (!gRunning || !napt_fastpath_enabled || p->len != p->tot_len || p->len < SIZEOF_ETH_HDR + IP_HLEN
+	    || frame[12] != 0x08 || frame[13] != 0x00 || (frame[0] & 1) || !(inp->flags & NETIF_FLAG_ETHARP))
+		return 0;
+	wan = router_port_netif(ROUTER_PORT_WAN);
+	lan = router_port_netif(ROUTER_PORT_LAN);
+	if (inp == lan && wan) {
+		dir = NAPT_OUTBOUND;
+		out = wan;
+		port = 0;
 	}
-	send_back(p, lan);
-	pbuf_free(p);
-	return 1;
+	else if (inp == wan && lan) {
+		dir = NAPT_INBOUND;
+		out = lan;
+		port = NAPT_FP_WAN;
+	}
+	else
+		return 0;
+	len = napt_fp_plain_ip(ip, (uint16_t)(p->len - SIZEOF_ETH_HDR));
+	if (!len || (out->mtu && len > out->mtu))
+		return 0;
+	if (ip[9] == IP_PROTO_TCP && tcp_tw_pcbs && (len < IP_HLEN + 14u || (ip[IP_HLEN + 13] & TCP_SYN)))
+		return 0;
+	follow_addresses(wan, lan);
+	if (dir == NAPT_OUTBOUND && !memcmp(ip + 16, &gWanAddr, 4))
+		return 0;
+
+	/* Ours from here: the Ethernet header off (as ethernet_input() does), the padding trimmed. */
+	p->payload = ip;
+	p->len = len;
+	p->tot_len = len;
+	if (gAlg) {
+		before.dir = dir;
+		before.proto = ip[9];
+		memcpy(&before.src, ip + 12, 4);
+		memcpy(&before.dst, ip + 16, 4);
+		before.sport = (uint16_t)(ip[20] << 8 | ip[21]);
+		before.dport = (uint16_t)(ip[22] << 8 | ip[23]);
+	}
+	verdict = napt_process_plain(ip, len, dir, gSeconds);
+	if (verdict == NAPT_PASS || verdict == NAPT_DROP)
+		return port | (verdict_taken(p, verdict, lan) ? NAPT_FP_TAKEN : NAPT_FP_LWIP);
+	if ((out == lan || verdict == NAPT_HAIRPIN) && !lan_resolvable(lan, ip + 16)) {
+		napt_count_drop(NAPT_DROP_UNRESOLVED);
+		pbuf_free(p);
+		return port | NAPT_FP_TAKEN;
+	}
+	if (verdict == NAPT_HAIRPIN)
+		return port | (verdict_taken(p, verdict, lan) ? NAPT_FP_TAKEN : NAPT_FP_LWIP);
+	if ((gAlg && gAlg->forward(p, out, &before)) || (napt_last_steady() && napt_fastpath_send(p, inp, out, gSeconds)))
+		return port | NAPT_FP_TAKEN;
+	return port | NAPT_FP_LWIP;   /* translated: ip4_forward() sends it */
 }

@@ -67,12 +67,31 @@ void napt_lwip_set_alg(const struct napt_alg *alg);
  * The forwarding fast path (napt_fastpath.c): a packet NAPT translated for
  * forwarding, of a steady flow (napt_last_steady()), goes straight to the
  * out port's linkoutput with the next hop's MAC from lwIP's ARP table,
- * when nothing about it needs lwIP. Returns 1 when it sent (and freed) p,
- * 0 when lwIP forwards it as before (p untouched). `now` is napt's clock.
+ * when nothing about it needs lwIP. Called by napt_fastpath_input() only:
+ * the header was checked before translation (napt_fp_plain_ip()), p is
+ * one pbuf, `out` is the port other than `inp`. Returns 1 when it sent (and freed) p, 0 when lwIP forwards it
+ * as before (p untouched). `now` is napt's clock.
  */
 int napt_fastpath_send(struct pbuf *p, struct netif *inp, struct netif *out, uint32_t now);
 
-/* `set nat fastpath on|off` (on at boot), and packets it sent. */
+/*
+ * The fast path's way in, from the ports' input (router_ethernet_input())
+ * before anything of lwIP's: `p` a received Ethernet frame on `inp`. 0: not
+ * a frame for it, p untouched (lwIP's input takes it as usual). Otherwise
+ * it did what the IPv4 input hook would have, and more: NAPT_FP_TAKEN, p
+ * was sent, dropped or otherwise taken (no longer the caller's);
+ * NAPT_FP_LWIP, p is now the IP datagram (Ethernet header removed) and NAPT
+ * has done with it what the hook does: ip4_input() goes on with it, the
+ * hook must not see it again. NAPT_FP_WAN is or-ed in when it came on the
+ * WAN port (else the LAN), for the hook's per-port counts.
+ */
+#define NAPT_FP_TAKEN 1
+#define NAPT_FP_LWIP 2
+#define NAPT_FP_WAN 4
+int napt_fastpath_input(struct pbuf *p, struct netif *inp);
+
+/* `set nat fastpath on|off` (on at boot), and packets it sent; napt_fastpath_enabled is what napt_fastpath_on() reads. */
+extern int napt_fastpath_enabled;
 void napt_fastpath_set(int on);
 int napt_fastpath_on(void);
 uint32_t napt_fastpath_count(void);

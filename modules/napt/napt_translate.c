@@ -623,7 +623,9 @@ static __attribute__((noinline, cold)) enum napt_verdict icmp_inbound(struct pkt
 
 /* ------------------------------------------------------------------ */
 
-enum napt_verdict napt_process(uint8_t *ip, uint16_t len, uint16_t tot_len, enum napt_dir dir, uint32_t now)
+/* napt_process() and napt_process_plain(): `plain` (a constant in each) skips the header checks the caller made. */
+static inline __attribute__((always_inline)) enum napt_verdict process(uint8_t *ip, uint16_t len, uint16_t tot_len,
+                                                                       enum napt_dir dir, uint32_t now, int plain)
 {
 	struct pkt k;
 	uint32_t l4len;
@@ -631,13 +633,19 @@ enum napt_verdict napt_process(uint8_t *ip, uint16_t len, uint16_t tot_len, enum
 	steady = 0;
 	if (!napt_t.ready)
 		return NAPT_PASS;
-	if (len < 20 || (ip[0] >> 4) != 4)
-		return drop(NAPT_DROP_MALFORMED);
 	k.ip = ip;
-	k.ihl = (uint16_t)((ip[0] & 15u) * 4u);
-	k.dlen = rd16(ip + 2);
-	if (k.ihl < 20 || k.ihl > len || k.dlen < k.ihl || k.dlen > tot_len)
-		return drop(NAPT_DROP_MALFORMED);
+	if (plain) {
+		k.ihl = 20;
+		k.dlen = len;
+	}
+	else {
+		if (len < 20 || (ip[0] >> 4) != 4)
+			return drop(NAPT_DROP_MALFORMED);
+		k.ihl = (uint16_t)((ip[0] & 15u) * 4u);
+		k.dlen = rd16(ip + 2);
+		if (k.ihl < 20 || k.ihl > len || k.dlen < k.ihl || k.dlen > tot_len)
+			return drop(NAPT_DROP_MALFORMED);
+	}
 	k.len = len < k.dlen ? len : k.dlen;
 	k.proto = ip[9];
 	k.src = rd32(ip + 12);
@@ -661,7 +669,7 @@ enum napt_verdict napt_process(uint8_t *ip, uint16_t len, uint16_t tot_len, enum
 		if (k.dst != napt_t.addr.wan_addr || !napt_t.addr.wan_addr)
 			return pass();
 	}
-	if (rd16(ip + 6) & 0x3fffu)   /* a fragment: the caller reassembles first */
+	if (!plain && (rd16(ip + 6) & 0x3fffu))   /* a fragment: the caller reassembles first */
 		return drop(NAPT_DROP_UNSUPPORTED);
 
 	switch (k.proto) {
@@ -703,4 +711,14 @@ enum napt_verdict napt_process(uint8_t *ip, uint16_t len, uint16_t tot_len, enum
 	if (dir == NAPT_OUTBOUND)
 		return k.dst == napt_t.addr.wan_addr ? hairpin(&k, now) : outbound(&k, now);
 	return inbound(&k, now);
+}
+
+enum napt_verdict napt_process(uint8_t *ip, uint16_t len, uint16_t tot_len, enum napt_dir dir, uint32_t now)
+{
+	return process(ip, len, tot_len, dir, now, 0);
+}
+
+enum napt_verdict napt_process_plain(uint8_t *ip, uint16_t len, enum napt_dir dir, uint32_t now)
+{
+	return process(ip, len, len, dir, now, 1);
 }

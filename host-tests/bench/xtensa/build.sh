@@ -19,7 +19,7 @@ print: ; @echo $(COREFILES) $(CORE4FILES) $(LWIPDIR)/netif/ethernet.c
 MK
 )
 ours="$top/modules/napt/napt_table.c $top/modules/napt/napt_translate.c $top/modules/napt/napt_lwip.c \
-  $top/modules/napt/napt_fastpath.c $top/modules/lwip-hooks/router_hooks.c $top/host-tests/lib/rig_ports.c \
+  $top/modules/napt/napt_fastpath.c $top/modules/lwip-hooks/router_hooks.c $top/modules/lwip-hooks/router_ethernet.c $top/host-tests/lib/rig_ports.c \
   $top/host-tests/bench/napt_bench.c"
 objs=()
 for src in $lwip $ours; do
