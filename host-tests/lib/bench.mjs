@@ -185,11 +185,11 @@ export async function startBench({ prefs, main = "main", attach = true, waitForP
 		child.stdin.on("error", () => {}); // writing to one that has exited
 		tracked.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
 		tracked.output = () => `${argv.join(" ")}\n--- stdout:\n${tracked.stdout}\n--- stderr:\n${tracked.stderr}`;
-		// Resolve with the match once `regex` matches stdout (or stderr).
-		tracked.waitFor = async (regex, ms = 5000, { stream = "stdout" } = {}) => {
+		// Resolve with the match once `regex` matches stdout (or stderr), from offset `from` on.
+		tracked.waitFor = async (regex, ms = 5000, { stream = "stdout", from = 0 } = {}) => {
 			const deadline = Date.now() + ms;
 			for (;;) {
-				const match = regex.exec(stream === "stderr" ? tracked.stderr : tracked.stdout);
+				const match = regex.exec((stream === "stderr" ? tracked.stderr : tracked.stdout).slice(from));
 				if (match)
 					return match;
 				if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline)
