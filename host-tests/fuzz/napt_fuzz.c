@@ -63,11 +63,24 @@ static void fill(uint8_t *field, const uint8_t *p, size_t n)
 	field[1] = (uint8_t)s;
 }
 
+/* One's complement sum of the TCP/UDP pseudo-header and the `n` bytes of segment after the IP header, folded. */
+static uint32_t l4_sum(const uint8_t *ip, size_t ihl, size_t n)
+{
+	uint8_t pseudo[12];
+	uint32_t s;
+	memcpy(pseudo, ip + 12, 8);
+	pseudo[8] = 0;
+	pseudo[9] = ip[9];
+	pseudo[10] = (uint8_t)(n >> 8);
+	pseudo[11] = (uint8_t)n;
+	s = (uint32_t)sum(pseudo, 12) + sum(ip + ihl, n);
+	return (s & 0xffff) + (s >> 16);
+}
+
 /* The TCP or UDP checksum of a datagram `ip` of `dlen` bytes: 1 right, 0 wrong, -1 none (UDP 0) or no such header. */
 static int l4_state(const uint8_t *ip, size_t dlen)
 {
 	size_t ihl = (size_t)(ip[0] & 15) * 4, n;
-	uint8_t pseudo[12];
 	uint32_t s;
 	if (ip[9] == NAPT_PROTO_TCP) {
 		if (dlen < ihl + 20)
@@ -85,13 +98,7 @@ static int l4_state(const uint8_t *ip, size_t dlen)
 	}
 	else
 		return -1;
-	memcpy(pseudo, ip + 12, 8);
-	pseudo[8] = 0;
-	pseudo[9] = ip[9];
-	pseudo[10] = (uint8_t)(n >> 8);
-	pseudo[11] = (uint8_t)n;
-	s = (uint32_t)sum(pseudo, 12) + sum(ip + ihl, n);
-	s = (s & 0xffff) + (s >> 16);
+	s = l4_sum(ip, ihl, n);
 	return s == 0xffff;
 }
 
@@ -99,7 +106,7 @@ static int l4_state(const uint8_t *ip, size_t dlen)
 static void fill_l4(uint8_t *ip, size_t dlen)
 {
 	size_t ihl = (size_t)(ip[0] & 15) * 4, n;
-	uint8_t pseudo[12], *field;
+	uint8_t *field;
 	uint32_t s;
 	if (ip[9] == NAPT_PROTO_TCP && dlen >= ihl + 20) {
 		n = dlen - ihl;
@@ -114,13 +121,7 @@ static void fill_l4(uint8_t *ip, size_t dlen)
 	else
 		return;
 	field[0] = field[1] = 0;
-	memcpy(pseudo, ip + 12, 8);
-	pseudo[8] = 0;
-	pseudo[9] = ip[9];
-	pseudo[10] = (uint8_t)(n >> 8);
-	pseudo[11] = (uint8_t)n;
-	s = (uint32_t)sum(pseudo, 12) + sum(ip + ihl, n);
-	s = (s & 0xffff) + (s >> 16);
+	s = l4_sum(ip, ihl, n);
 	s = (uint16_t)~s;
 	if (!s && ip[9] == NAPT_PROTO_UDP)
 		s = 0xffff;
