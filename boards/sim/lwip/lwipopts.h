@@ -30,6 +30,13 @@
 #define MEMP_NUM_ARP_QUEUE          16
 #define MEMP_NUM_SYS_TIMEOUT        (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
 #define PBUF_POOL_SIZE              64
+/*
+ * A whole Ethernet frame (1500 + 14) in one receive buffer, as each of the
+ * board's drivers hands lwIP one buffer a frame. lwIP's default follows
+ * TCP_MSS, and with the board's 1440 a full-size frame came in two chained
+ * buffers, which the forwarding fast path (rightly) leaves to lwIP.
+ */
+#define PBUF_POOL_BUFSIZE           LWIP_MEM_ALIGN_SIZE(1500 + 14)
 
 #define LWIP_ARP                    1
 #define LWIP_ETHERNET               1
