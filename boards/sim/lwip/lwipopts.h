@@ -58,16 +58,10 @@
 #define DNS_MAX_SERVERS             2
 #define LWIP_DHCP_PROVIDE_DNS_SERVERS 1
 
-/*
- * The router's own TCP connections as the board makes them (ESP-IDF's MSS
- * default, boards/esp32/sdkconfig.defaults' window and send buffer; the
- * board-config test compares them): what a connection holds and how an
- * answer is paced are the board's. TCP_SND_QUEUELEN is lwIP's default, as
- * in ESP-IDF.
- */
-#define TCP_MSS                     1440
-#define TCP_WND                     5760
-#define TCP_SND_BUF                 2920
+#define TCP_MSS                     1460
+#define TCP_WND                     (4 * TCP_MSS)
+#define TCP_SND_BUF                 (4 * TCP_MSS)
+#define TCP_SND_QUEUELEN            (4 * TCP_SND_BUF / TCP_MSS)
 /*
  * Out-of-order segments a connection to the router may queue, each in a
  * receive buffer: as the board (ESP-IDF's CONFIG_LWIP_TCP_OOSEQ_MAX_PBUFS,
