@@ -33,8 +33,9 @@
 /*
  * A whole Ethernet frame (1500 + 14) in one receive buffer, as each of the
  * board's drivers hands lwIP one buffer a frame. lwIP's default follows
- * TCP_MSS, and with the board's 1440 a full-size frame came in two chained
- * buffers, which the forwarding fast path (rightly) leaves to lwIP.
+ * TCP_MSS, and with an MSS below 1460 (the board's is 1440) a full-size
+ * frame comes in two chained buffers, which the forwarding fast path
+ * (rightly) leaves to lwIP.
  */
 #define PBUF_POOL_BUFSIZE           LWIP_MEM_ALIGN_SIZE(1500 + 14)
 
