@@ -62,8 +62,9 @@ enum { WHY_REFUSED = 1, WHY_RESET, WHY_TIMEOUT, WHY_ABORTED, WHY_PEER_CLOSED };
  * small (TCP_RX_SMALL bytes), else the segment is refused: lwIP keeps that
  * one, drops what follows unacknowledged (the peer sends it again) and offers
  * it again every 250 ms. A socket no JavaScript has taken yet (waiting in a
- * listener's queue) refuses everything: lwIP holds its first segment, and
- * offers it the moment the socket is taken (tcp_socket_wrap).
+ * listener's queue) holds at most TCP_RX_SMALL bytes, in one heap buffer, and
+ * refuses beyond: lwIP holds that segment, and offers it the moment the
+ * socket is taken (tcp_socket_wrap).
  */
 #define TCP_RX_BUFFERS 4
 #define TCP_RX_SMALL 1024
@@ -330,8 +331,29 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		pbuf_free(p);
 		return ERR_OK;
 	}
-	if (!s->notify.wrapped)
-		return ERR_MEM;
+	if (!s->notify.wrapped) {
+		/*
+		 * Waiting in a listener's queue: what arrives is held, while small,
+		 * in one exact-size buffer (lwIP's heap; the frame buffer goes back
+		 * at once). Refusing it would make lwIP drop every later segment
+		 * unacknowledged until the socket is taken (a request's head and
+		 * body come in two), for the peer's retransmission timer (200 ms,
+		 * doubling) to send again: latency that grew with every connection
+		 * waiting behind it.
+		 */
+		uint16_t held = rx_length(s);
+		struct pbuf *one = held + p->tot_len <= TCP_RX_SMALL ? pbuf_alloc(PBUF_RAW, (u16_t)(held + p->tot_len), PBUF_RAM) : NULL;
+		if (!one)
+			return ERR_MEM;
+		if (held)
+			pbuf_copy_partial(s->rx, one->payload, held, 0);
+		pbuf_copy_partial(p, (uint8_t *)one->payload + held, p->tot_len, 0);
+		drop_rx(s);
+		pbuf_free(p);
+		s->rx = one;
+		s->events |= EV_READABLE;
+		return ERR_OK;
+	}
 	if (s->rx) {
 		if (pbuf_clen(s->rx) + pbuf_clen(p) > TCP_RX_BUFFERS) {
 			uint16_t held = s->rx->tot_len;
